@@ -1,0 +1,12 @@
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: {
+    include: ['test/**/*.test.ts'],
+    testTimeout: 120_000,
+    hookTimeout: 120_000,
+    pool: 'forks',
+    // Two cores: native-heavy tests (sharp, onnxruntime, SQLite) starve each other beyond two workers.
+    maxWorkers: 2,
+  },
+});
