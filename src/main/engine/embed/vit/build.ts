@@ -429,7 +429,11 @@ export async function importVitModel(sourcePath: string, options: VitImportOptio
 
   if (ext === '.onnx') {
     const name = options.name ?? path.basename(sourcePath, ext);
-    const session = await openVitSession(sourcePath, { provider: 'cpu', threads: 1 });
+    const session = await openVitSession(sourcePath, { provider: 'cpu', threads: 1 }).catch(
+      (err: unknown) => {
+        throw new VitImportError(`${sourcePath} is not a usable embedding model: ${(err as Error).message}`);
+      },
+    );
     let dims: number;
     let inputSize: number;
     try {
