@@ -1,0 +1,451 @@
+/**
+ * Intensity features inside a cell mask: central pallor profile, colour, inclusions (malaria parasites are
+ * dark purple spots) and texture. The green channel carries most of the haemoglobin and Giemsa/Wright
+ * absorption, so intensity means green, normalised by the cell's own mean so that stain and exposure
+ * differences between slides cancel.
+ */
+import { histBin, histQuantile, labelComponents } from './image';
+
+export const PALLOR_RINGS = 6;
+export const LBP_BINS = 10;
+const INCLUSION_THRESHOLDS = [0.12, 0.2, 0.3] as const;
+
+export const INTENSITY_SCALAR_NAMES = [
+  'pallor_centre_to_rim',
+  'pallor_fraction',
+  'pallor_contrast',
+  'pallor_elongation',
+  'pallor_offset',
+  'pallor_peak_depth',
+  'cell_optical_density',
+  'centre_optical_density',
+  'colour_mean_r',
+  'colour_mean_g',
+  'colour_mean_b',
+  'colour_cv_r',
+  'colour_cv_g',
+  'colour_cv_b',
+  'chroma_red',
+  'chroma_blue',
+  'purple_median',
+  'purple_p95_excess',
+  'purple_p99_excess',
+  'darkness_p95',
+  'darkness_p99',
+  'darkness_max',
+  'intensity_skewness',
+  ...INCLUSION_THRESHOLDS.flatMap((t) => [`inclusion_count_${t}`, `inclusion_fraction_${t}`]),
+  'inclusion_largest_fraction',
+  'inclusion_purple_excess',
+  'inclusion_centre_distance',
+  'texture_local_deviation',
+  'texture_gradient',
+  'texture_gradient_interior_to_rim',
+  'glcm_contrast_1',
+  'glcm_homogeneity_1',
+  'glcm_energy_1',
+  'glcm_entropy_1',
+  'glcm_correlation_1',
+  'glcm_contrast_2',
+  'glcm_homogeneity_2',
+  'glcm_energy_2',
+  'glcm_entropy_2',
+  'glcm_correlation_2',
+] as const;
+
+export const INTENSITY_NAMES: readonly string[] = [
+  ...Array.from({ length: PALLOR_RINGS }, (_, k) => `pallor_ring_${k}`),
+  ...INTENSITY_SCALAR_NAMES,
+  ...Array.from({ length: LBP_BINS }, (_, k) => (k < 9 ? `lbp_uniform_${k}` : 'lbp_nonuniform')),
+];
+
+export interface IntensityInput {
+  r: Float32Array;
+  g: Float32Array;
+  b: Float32Array;
+  mask: Uint8Array;
+  /** Chamfer depth of each mask pixel, pixels. */
+  depth: Float32Array;
+  maxDepth: number;
+  width: number;
+  height: number;
+  cx: number;
+  cy: number;
+  equivalentRadius: number;
+  /** Green level of the glass around the cell, or 0 when the crop is padded with black. */
+  backgroundGreen: number;
+}
+
+/** Writes INTENSITY_NAMES.length values into out from offset. */
+export function writeIntensityFeatures(input: IntensityInput, out: Float32Array, offset: number): void {
+  const { r, g, b, mask, depth, maxDepth, width: W, height: H } = input;
+  const n = W * H;
+
+  let area = 0;
+  let sr = 0;
+  let sg = 0;
+  let sb = 0;
+  let sr2 = 0;
+  let sg2 = 0;
+  let sb2 = 0;
+  for (let i = 0; i < n; i++) {
+    if (!mask[i]) continue;
+    area++;
+    sr += r[i];
+    sg += g[i];
+    sb += b[i];
+    sr2 += r[i] * r[i];
+    sg2 += g[i] * g[i];
+    sb2 += b[i] * b[i];
+  }
+  area = Math.max(area, 1);
+  const mr = sr / area;
+  const mg = Math.max(sg / area, 1);
+  const mb = sb / area;
+  const cv = (s2: number, m: number): number => Math.sqrt(Math.max(0, s2 / area - m * m)) / Math.max(m, 1);
+  const invG = 1 / mg;
+
+  // Rings by normalised depth: ring 0 is the rim, the last ring the centre. Depth rather than radius keeps
+  // rings following the outline of elongated cells.
+  const ringSum = new Float64Array(PALLOR_RINGS);
+  const ringCount = new Float64Array(PALLOR_RINGS);
+  const invDepth = maxDepth > 0 ? 1 / maxDepth : 0;
+  let centreSum = 0;
+  let centreCount = 0;
+  let rimSum = 0;
+  let rimCount = 0;
+  const hG = new Uint32Array(256);
+  const hPurple = new Uint32Array(256);
+  const hDark = new Uint32Array(256);
+  let m3 = 0;
+  let m2 = 0;
+  for (let i = 0; i < n; i++) {
+    if (!mask[i]) continue;
+    const gn = g[i] * invG;
+    const dn = depth[i] * invDepth;
+    const ring = Math.min(PALLOR_RINGS - 1, Math.floor(dn * PALLOR_RINGS));
+    ringSum[ring] += gn;
+    ringCount[ring]++;
+    if (dn >= 0.6) {
+      centreSum += gn;
+      centreCount++;
+    } else if (dn < 0.3) {
+      rimSum += gn;
+      rimCount++;
+    }
+    hG[histBin(gn, 0, 2)]++;
+    const s = r[i] + g[i] + b[i] + 1;
+    hPurple[histBin((b[i] - g[i]) / s, -0.5, 0.5)]++;
+    const dev = gn - 1;
+    m2 += dev * dev;
+    m3 += dev * dev * dev;
+  }
+  let k = offset;
+  for (let ring = 0; ring < PALLOR_RINGS; ring++)
+    out[k++] = ringCount[ring] ? ringSum[ring] / ringCount[ring] : 1;
+
+  const centre = centreCount ? centreSum / centreCount : 1;
+  const rim = rimCount ? rimSum / rimCount : 1;
+  const gMedian = histQuantile(hG, area, 0.5, 0, 2);
+  const gP98 = histQuantile(hG, area, 0.98, 0, 2);
+  for (let i = 0; i < n; i++) if (mask[i]) hDark[histBin(1 - (g[i] * invG) / gMedian, -1, 1)]++;
+
+  // Pallor: the brightest interior pixels; their spread and shape tell discocyte (round, central), target
+  // (ring with dark centre), stomatocyte (slit) and spherocyte (none: contrast near zero).
+  const pallorLevel = gMedian + 0.5 * (gP98 - gMedian);
+  let pc = 0;
+  let px = 0;
+  let py = 0;
+  let pxx = 0;
+  let pyy = 0;
+  let pxy = 0;
+  let pSum = 0;
+  let restSum = 0;
+  let pDepth = 0;
+  for (let y = 0; y < H; y++) {
+    for (let x = 0; x < W; x++) {
+      const i = y * W + x;
+      if (!mask[i]) continue;
+      const gn = g[i] * invG;
+      if (gn > pallorLevel && depth[i] * invDepth >= 0.2) {
+        pc++;
+        px += x;
+        py += y;
+        pxx += x * x;
+        pyy += y * y;
+        pxy += x * y;
+        pSum += gn;
+        pDepth += depth[i] * invDepth;
+      } else {
+        restSum += gn;
+      }
+    }
+  }
+  let pallorElongation = 1;
+  let pallorOffset = 0;
+  if (pc >= 3) {
+    const mx = px / pc;
+    const my = py / pc;
+    const cxx = pxx / pc - mx * mx;
+    const cyy = pyy / pc - my * my;
+    const cxy = pxy / pc - mx * my;
+    const tr = (cxx + cyy) / 2;
+    const disc = Math.sqrt(Math.max(0, ((cxx - cyy) / 2) ** 2 + cxy * cxy));
+    const l1 = tr + disc;
+    const l2 = Math.max(0, tr - disc);
+    pallorElongation = l1 > 0 ? Math.sqrt(l2 / l1) : 1;
+    pallorOffset = Math.hypot(mx - input.cx, my - input.cy) / Math.max(input.equivalentRadius, 1);
+  }
+  const restCount = area - pc;
+  out[k++] = rim > 0 ? centre / rim : 1;
+  out[k++] = pc / area;
+  out[k++] = pc && restCount > 0 ? pSum / pc - restSum / restCount : 0;
+  out[k++] = pallorElongation;
+  out[k++] = pallorOffset;
+  out[k++] = pc ? pDepth / pc : 0;
+
+  // Absorbance relative to the glass: hypochromic cells are pale against it. Unavailable on black padding.
+  const bgG = input.backgroundGreen;
+  out[k++] = bgG > 0 ? Math.log(bgG / mg) : 0;
+  out[k++] = bgG > 0 ? Math.log(bgG / Math.max(centre * mg, 1)) : 0;
+
+  out[k++] = mr / 255;
+  out[k++] = mg / 255;
+  out[k++] = mb / 255;
+  out[k++] = cv(sr2, mr);
+  out[k++] = cv(sg2, mg);
+  out[k++] = cv(sb2, mb);
+  const sum = mr + mg + mb + 1;
+  out[k++] = mr / sum;
+  out[k++] = mb / sum;
+  const purpleMedian = histQuantile(hPurple, area, 0.5, -0.5, 0.5);
+  out[k++] = purpleMedian;
+  out[k++] = histQuantile(hPurple, area, 0.95, -0.5, 0.5) - purpleMedian;
+  out[k++] = histQuantile(hPurple, area, 0.99, -0.5, 0.5) - purpleMedian;
+  out[k++] = histQuantile(hDark, area, 0.95, -1, 1);
+  out[k++] = histQuantile(hDark, area, 0.99, -1, 1);
+  out[k++] = histQuantile(hDark, area, 1, -1, 1);
+  const sd = Math.sqrt(m2 / area);
+  out[k++] = sd > 1e-6 ? m3 / area / (sd * sd * sd) : 0;
+
+  k = writeInclusions(input, invG / gMedian, area, purpleMedian, out, k);
+  k = writeTexture(input, invG, out, k);
+  writeLbp(input, invG, out, k);
+}
+
+/**
+ * Dark spots away from the rim (the rim of a biconcave cell is darker than its centre in every cell, so it
+ * must not count): count and area at three darkness levels, then the purple excess and position of the
+ * spots at the middle level.
+ */
+function writeInclusions(
+  input: IntensityInput,
+  scale: number,
+  area: number,
+  purpleMedian: number,
+  out: Float32Array,
+  k: number,
+): number {
+  const { r, g, b, mask, depth, width: W, height: H } = input;
+  const n = W * H;
+  const rimDepth = Math.min(2.5, 0.25 * input.maxDepth);
+  const spot = new Uint8Array(n);
+  let largest = 0;
+  let purpleExcess = 0;
+  let centreDistance = 0;
+  for (const t of INCLUSION_THRESHOLDS) {
+    let count = 0;
+    let pixels = 0;
+    for (let i = 0; i < n; i++) {
+      const on = mask[i] && depth[i] > rimDepth && 1 - g[i] * scale > t ? 1 : 0;
+      spot[i] = on;
+      pixels += on;
+    }
+    if (pixels > 0) {
+      const comps = labelComponents(spot, W, H);
+      for (const s of comps.sizes) if (s >= 2) count++;
+      if (t === 0.2) {
+        let big = 0;
+        for (const s of comps.sizes) if (s > big) big = s;
+        largest = big / area;
+        let ps = 0;
+        let mx = 0;
+        let my = 0;
+        for (let y = 0; y < H; y++) {
+          for (let x = 0; x < W; x++) {
+            const i = y * W + x;
+            if (!spot[i]) continue;
+            ps += (b[i] - g[i]) / (r[i] + g[i] + b[i] + 1);
+            mx += x;
+            my += y;
+          }
+        }
+        purpleExcess = ps / pixels - purpleMedian;
+        centreDistance =
+          Math.hypot(mx / pixels - input.cx, my / pixels - input.cy) / Math.max(input.equivalentRadius, 1);
+      }
+    }
+    out[k++] = count;
+    out[k++] = pixels / area;
+  }
+  out[k++] = largest;
+  out[k++] = purpleExcess;
+  out[k++] = centreDistance;
+  return k;
+}
+
+function writeTexture(input: IntensityInput, invG: number, out: Float32Array, k: number): number {
+  const { g, mask, depth, width: W, height: H } = input;
+  let devSum = 0;
+  let gradInterior = 0;
+  let gradRim = 0;
+  let interior = 0;
+  let rimCount = 0;
+  const levels = 8;
+  const q = new Int8Array(W * H).fill(-1);
+  // Grey levels for the co-occurrence matrix span the cell's own 2..98% range, so they describe texture
+  // shape; absolute contrast is in the deviation and gradient features.
+  const hist = new Uint32Array(256);
+  let cnt = 0;
+  for (let i = 0; i < W * H; i++) {
+    if (mask[i] && depth[i] > 1) {
+      hist[histBin(g[i] * invG, 0, 2)]++;
+      cnt++;
+    }
+  }
+  const lo = histQuantile(hist, cnt, 0.02, 0, 2);
+  const hi = Math.max(histQuantile(hist, cnt, 0.98, 0, 2), lo + 1e-3);
+  for (let y = 1; y < H - 1; y++) {
+    for (let x = 1; x < W - 1; x++) {
+      const i = y * W + x;
+      if (!mask[i] || depth[i] <= 1) continue;
+      const c = g[i] * invG;
+      const mean =
+        (g[i - W - 1] +
+          g[i - W] +
+          g[i - W + 1] +
+          g[i - 1] +
+          g[i] +
+          g[i + 1] +
+          g[i + W - 1] +
+          g[i + W] +
+          g[i + W + 1]) *
+        invG *
+        (1 / 9);
+      const gx = (g[i + 1] - g[i - 1]) * invG * 0.5;
+      const gy = (g[i + W] - g[i - W]) * invG * 0.5;
+      const grad = Math.sqrt(gx * gx + gy * gy);
+      if (depth[i] > 2.5) {
+        devSum += Math.abs(c - mean);
+        gradInterior += grad;
+        interior++;
+      } else {
+        gradRim += grad;
+        rimCount++;
+      }
+      const level = Math.floor(((c - lo) / (hi - lo)) * levels);
+      q[i] = level < 0 ? 0 : level >= levels ? levels - 1 : level;
+    }
+  }
+  out[k++] = interior ? devSum / interior : 0;
+  out[k++] = interior ? gradInterior / interior : 0;
+  const gi = interior ? gradInterior / interior : 0;
+  const gr = rimCount ? gradRim / rimCount : 0;
+  out[k++] = gr > 1e-6 ? gi / gr : 0;
+  for (const dist of [1, 2]) k = writeGlcm(q, W, H, dist, levels, out, k);
+  return k;
+}
+
+function writeGlcm(
+  q: Int8Array,
+  W: number,
+  H: number,
+  dist: number,
+  levels: number,
+  out: Float32Array,
+  k: number,
+): number {
+  const m = new Float64Array(levels * levels);
+  let total = 0;
+  const offsets = [
+    [dist, 0],
+    [0, dist],
+    [dist, dist],
+    [-dist, dist],
+  ];
+  for (const [ox, oy] of offsets) {
+    for (let y = 0; y < H - oy; y++) {
+      for (let x = Math.max(0, -ox); x < W - Math.max(0, ox); x++) {
+        const a = q[y * W + x];
+        if (a < 0) continue;
+        const c = q[(y + oy) * W + x + ox];
+        if (c < 0) continue;
+        m[a * levels + c]++;
+        m[c * levels + a]++;
+        total += 2;
+      }
+    }
+  }
+  let contrast = 0;
+  let homogeneity = 0;
+  let energy = 0;
+  let entropy = 0;
+  let mean = 0;
+  if (total > 0) {
+    for (let i = 0; i < levels * levels; i++) m[i] /= total;
+    for (let a = 0; a < levels; a++) {
+      for (let c = 0; c < levels; c++) {
+        const p = m[a * levels + c];
+        if (p === 0) continue;
+        contrast += (a - c) * (a - c) * p;
+        homogeneity += p / (1 + Math.abs(a - c));
+        energy += p * p;
+        entropy -= p * Math.log(p);
+        mean += a * p;
+      }
+    }
+  }
+  let variance = 0;
+  let cov = 0;
+  for (let a = 0; a < levels; a++) {
+    for (let c = 0; c < levels; c++) {
+      const p = m[a * levels + c];
+      variance += (a - mean) * (a - mean) * p;
+      cov += (a - mean) * (c - mean) * p;
+    }
+  }
+  out[k++] = contrast;
+  out[k++] = homogeneity;
+  out[k++] = energy;
+  out[k++] = entropy;
+  out[k++] = variance > 1e-9 ? cov / variance : 0;
+  return k;
+}
+
+/** Rotation-invariant uniform LBP (8 neighbours, radius 1) over the interior, with a small tolerance. */
+function writeLbp(input: IntensityInput, invG: number, out: Float32Array, k: number): void {
+  const { g, mask, depth, width: W, height: H } = input;
+  const hist = new Float64Array(LBP_BINS);
+  let count = 0;
+  const tol = 0.015 / invG;
+  const nb = [-W - 1, -W, -W + 1, 1, W + 1, W, W - 1, -1];
+  for (let y = 1; y < H - 1; y++) {
+    for (let x = 1; x < W - 1; x++) {
+      const i = y * W + x;
+      if (!mask[i] || depth[i] <= 1.5) continue;
+      const c = g[i] + tol;
+      let ones = 0;
+      let transitions = 0;
+      let prev = g[i + nb[7]] >= c ? 1 : 0;
+      for (let j = 0; j < 8; j++) {
+        const bit = g[i + nb[j]] >= c ? 1 : 0;
+        ones += bit;
+        if (bit !== prev) transitions++;
+        prev = bit;
+      }
+      hist[transitions <= 2 ? ones : 9]++;
+      count++;
+    }
+  }
+  for (let j = 0; j < LBP_BINS; j++) out[k + j] = count ? hist[j] / count : 0;
+}

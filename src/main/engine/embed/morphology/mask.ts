@@ -1,0 +1,384 @@
+import {
+  type CellCrop,
+  type Planes,
+  chamferDistance,
+  fillHoles,
+  histBin,
+  labelComponents,
+  otsuBin,
+  toPlanes,
+} from './image';
+
+/**
+ * Segments the single, roughly centred cell of a crop when ingest supplied no mask.
+ *
+ * Foreground is the colour distance from the background colour, so it works for bright smear backgrounds
+ * (cells darker) and for black-padded crop sets (cells brighter) alike, whatever the stain. Otsu splits
+ * that distance; holes (the pale central pallor, which is close to background colour) are filled; a
+ * neighbour touching the cell through a narrow bridge is cut off by seeding from the thick cores of the blob
+ * and giving every pixel to its nearest core.
+ */
+export function segmentCentredCell(planes: Planes): Uint8Array {
+  const { r, g, b, width: W, height: H } = planes;
+  const n = W * H;
+  const background = estimateBackground(planes);
+  const [br, bg, bb] = background.colour;
+
+  // Distances up to the RGB cube diagonal (441.7) in 256 bins: 1.7 levels per bin is finer than the noise.
+  const dist = new Float32Array(n);
+  const hist = new Uint32Array(256);
+  for (let i = 0; i < n; i++) {
+    const dr = r[i] - br;
+    const dg = g[i] - bg;
+    const db = b[i] - bb;
+    const v = Math.sqrt(dr * dr + dg * dg + db * db);
+    dist[i] = v;
+    hist[histBin(v, 0, MAX_RGB_DISTANCE)]++;
+  }
+  const t = otsuBin(hist);
+  // Otsu alone splits pale cells (hypochromic, schistocyte fragments) off their darker neighbours, so the
+  // threshold is capped a few background deviations above background; the floor keeps pixel noise out.
+  const otsu = ((t + 1) / 256) * MAX_RGB_DISTANCE;
+  const threshold = Math.max(Math.min(otsu, 6 * background.spread + 10), 12);
+
+  const fg = new Uint8Array(n);
+  for (let i = 0; i < n; i++) fg[i] = dist[i] > threshold ? 1 : 0;
+
+  // Components are taken after a 3x3 opening so one- or two-pixel bridges (debris, touching halos) do not
+  // join neighbours; the chosen body then gets back the foreground within one pixel of it (spicule tips).
+  const opened = dilate3(erode3(fg, W, H), W, H);
+  const body = pickCentred(opened, W, H, 0.01);
+  if (!body) return fallbackMask(W, H);
+  const near = dilate3(body, W, H);
+  let x0 = W;
+  let y0 = H;
+  let x1 = -1;
+  let y1 = -1;
+  const cell = new Uint8Array(n);
+  for (let y = 0; y < H; y++) {
+    for (let x = 0; x < W; x++) {
+      const i = y * W + x;
+      if (!(fg[i] & near[i])) continue;
+      cell[i] = 1;
+      if (x < x0) x0 = x;
+      if (x > x1) x1 = x;
+      if (y < y0) y0 = y;
+      if (y > y1) y1 = y;
+    }
+  }
+  if (x1 < 0) return fallbackMask(W, H);
+  // Hole filling and splitting work on the cell's box plus a one-pixel margin: same result, fewer pixels.
+  x0 = Math.max(0, x0 - 1);
+  y0 = Math.max(0, y0 - 1);
+  x1 = Math.min(W - 1, x1 + 1);
+  y1 = Math.min(H - 1, y1 + 1);
+  const bw = x1 - x0 + 1;
+  const bh = y1 - y0 + 1;
+  let sub: Uint8Array = new Uint8Array(bw * bh);
+  for (let y = 0; y < bh; y++) sub.set(cell.subarray((y + y0) * W + x0, (y + y0) * W + x0 + bw), y * bw);
+  fillHoles(sub, bw, bh);
+  sub = splitTouching(sub, bw, bh, (W - 1) / 2 - x0, (H - 1) / 2 - y0);
+  cell.fill(0);
+  for (let y = 0; y < bh; y++) cell.set(sub.subarray(y * bw, (y + 1) * bw), (y + y0) * W + x0);
+  return cell;
+}
+
+const MAX_RGB_DISTANCE = 441.7;
+
+/** Full-resolution mask of the single centred cell of a crop (1 = cell). */
+export function maskFromCrop(crop: CellCrop): Uint8Array {
+  const { planes } = toPlanes({ rgb: crop.rgb, width: crop.width, height: crop.height }, 1);
+  return segmentCentredCell(planes);
+}
+
+/**
+ * Background colour and how far background pixels stray from it. Two kinds of crop occur: cut-outs padded
+ * with black (public single-cell sets) and windows of a brightfield smear. In the second, dense fields cover
+ * most of the frame with cells, so the background is taken as the bright end of the whole crop (its 92nd
+ * luminance percentile): unstained glass is the brightest thing in a brightfield image, and the pale
+ * central pallor shares its colour anyway.
+ */
+function estimateBackground(planes: Planes): { colour: [number, number, number]; spread: number } {
+  const { r, g, b, width: W, height: H } = planes;
+  const n = W * H;
+  let frameCount = 0;
+  let frameBlack = 0;
+  for (let y = 0; y < H; y++) {
+    const inRowFrame = y === 0 || y === H - 1;
+    for (let x = 0; x < W; x++) {
+      if (!inRowFrame && x !== 0 && x !== W - 1) continue;
+      const i = y * W + x;
+      frameCount++;
+      if (r[i] + g[i] + b[i] < 60) frameBlack++;
+    }
+  }
+  // Every other pixel of every other row is plenty for a colour estimate and a quarter of the cost.
+  const step = n > 1600 ? 2 : 1;
+  const sample: number[] = [];
+  for (let y = 0; y < H; y += step) for (let x = 0; x < W; x += step) sample.push(y * W + x);
+  const m = sample.length;
+  const lum = new Float32Array(m);
+  const hist = new Uint32Array(256);
+  for (let s = 0; s < m; s++) {
+    const i = sample[s];
+    const v = (r[i] + g[i] + b[i]) / 3;
+    lum[s] = v;
+    hist[Math.min(255, Math.round(v))]++;
+  }
+  let level: number;
+  if (frameBlack >= 0.2 * frameCount) {
+    level = 0;
+  } else {
+    const target = 0.92 * m;
+    let acc = 0;
+    level = 255;
+    for (let v = 0; v < 256; v++) {
+      acc += hist[v];
+      if (acc >= target) {
+        level = v;
+        break;
+      }
+    }
+  }
+  let sr = 0;
+  let sg = 0;
+  let sb = 0;
+  let cnt = 0;
+  for (let s = 0; s < m; s++) {
+    if (Math.abs(lum[s] - level) > 8) continue;
+    const i = sample[s];
+    sr += r[i];
+    sg += g[i];
+    sb += b[i];
+    cnt++;
+  }
+  if (cnt === 0) return { colour: [level, level, level], spread: 0 };
+  const colour: [number, number, number] = [sr / cnt, sg / cnt, sb / cnt];
+  let dev = 0;
+  for (let s = 0; s < m; s++) {
+    if (Math.abs(lum[s] - level) > 8) continue;
+    const i = sample[s];
+    const dr = r[i] - colour[0];
+    const dg = g[i] - colour[1];
+    const db = b[i] - colour[2];
+    dev += dr * dr + dg * dg + db * db;
+  }
+  return { colour, spread: Math.sqrt(dev / cnt) };
+}
+
+/** 3x3 erosion; pixels on the image edge are eroded (outside counts as background). */
+function erode3(src: Uint8Array, W: number, H: number): Uint8Array {
+  const rows = new Uint8Array(W * H);
+  for (let y = 0; y < H; y++) {
+    const row = y * W;
+    for (let x = 1; x < W - 1; x++) rows[row + x] = src[row + x - 1] & src[row + x] & src[row + x + 1];
+  }
+  const out = new Uint8Array(W * H);
+  for (let i = W; i < W * (H - 1); i++) out[i] = rows[i - W] & rows[i] & rows[i + W];
+  return out;
+}
+
+function dilate3(src: Uint8Array, W: number, H: number): Uint8Array {
+  const rows = new Uint8Array(W * H);
+  for (let y = 0; y < H; y++) {
+    const row = y * W;
+    for (let x = 0; x < W; x++) {
+      rows[row + x] = src[row + x] | (x > 0 ? src[row + x - 1] : 0) | (x < W - 1 ? src[row + x + 1] : 0);
+    }
+  }
+  const out = new Uint8Array(W * H);
+  const n = W * H;
+  for (let i = 0; i < n; i++) out[i] = rows[i] | (i >= W ? rows[i - W] : 0) | (i < n - W ? rows[i + W] : 0);
+  return out;
+}
+
+/**
+ * The component nearest the crop centre among those larger than minFraction of the crop (small specks near
+ * the centre, such as platelets, must not win over the cell). Pixels are visited centre-outwards and only the
+ * components met are flooded, so usually just the cell itself is touched.
+ */
+function pickCentred(fg: Uint8Array, W: number, H: number, minFraction: number): Uint8Array | null {
+  const n = W * H;
+  const order = centreOutOrder(W, H);
+  const minSize = Math.max(4, minFraction * n);
+  const seen = new Uint8Array(n);
+  const stack = new Int32Array(n);
+  let largestSeed = -1;
+  let largestSize = 0;
+  for (let o = 0; o < n; o++) {
+    const s = order[o];
+    if (!fg[s] || seen[s]) continue;
+    const size = flood(fg, seen, stack, W, H, s);
+    if (size >= minSize) return componentOf(fg, W, H, s);
+    if (size > largestSize) {
+      largestSize = size;
+      largestSeed = s;
+    }
+  }
+  return largestSeed < 0 ? null : componentOf(fg, W, H, largestSeed);
+}
+
+function flood(
+  fg: Uint8Array,
+  seen: Uint8Array,
+  stack: Int32Array,
+  W: number,
+  H: number,
+  seed: number,
+): number {
+  let top = 0;
+  stack[top++] = seed;
+  seen[seed] = 1;
+  let size = 0;
+  while (top > 0) {
+    const i = stack[--top];
+    size++;
+    const x = i % W;
+    const y = (i - x) / W;
+    const yLo = y > 0 ? -1 : 0;
+    const yHi = y < H - 1 ? 1 : 0;
+    const xLo = x > 0 ? -1 : 0;
+    const xHi = x < W - 1 ? 1 : 0;
+    for (let dy = yLo; dy <= yHi; dy++) {
+      for (let dx = xLo; dx <= xHi; dx++) {
+        const j = i + dy * W + dx;
+        if (fg[j] && !seen[j]) {
+          seen[j] = 1;
+          stack[top++] = j;
+        }
+      }
+    }
+  }
+  return size;
+}
+
+function componentOf(fg: Uint8Array, W: number, H: number, seed: number): Uint8Array {
+  const out = new Uint8Array(W * H);
+  flood(fg, out, new Int32Array(W * H), W, H, seed);
+  return out;
+}
+
+const orderCache = new Map<number, Int32Array>();
+
+/** Pixel indices sorted by distance from the crop centre (ties by index), cached per crop size. */
+function centreOutOrder(W: number, H: number): Int32Array {
+  const key = W * 65536 + H;
+  const cached = orderCache.get(key);
+  if (cached) return cached;
+  const cx = (W - 1) / 2;
+  const cy = (H - 1) / 2;
+  const d = new Float64Array(W * H);
+  for (let y = 0; y < H; y++) for (let x = 0; x < W; x++) d[y * W + x] = (x - cx) ** 2 + (y - cy) ** 2;
+  const order = Int32Array.from({ length: W * H }, (_, i) => i).sort((a, b) => d[a] - d[b] || a - b);
+  if (orderCache.size >= 64) orderCache.clear();
+  orderCache.set(key, order);
+  return order;
+}
+
+/**
+ * Cuts neighbours joined to the centred cell by a bridge narrower than the cores: cores are the pixels deeper
+ * than 55% of the blob's largest depth; each pixel goes to the core it is nearest to (chamfer propagation);
+ * the pixels of the core nearest the centre are kept. Spicules stay with their cell because their nearest
+ * core is their own.
+ */
+function splitTouching(mask: Uint8Array, W: number, H: number, cx: number, cy: number): Uint8Array {
+  const n = W * H;
+  const depth = chamferDistance(mask, W, H);
+  let maxDepth = 0;
+  for (let i = 0; i < n; i++) if (depth[i] > maxDepth) maxDepth = depth[i];
+  if (maxDepth < 3) return mask;
+  const coreLevel = 0.55 * maxDepth;
+  const core = new Uint8Array(n);
+  for (let i = 0; i < n; i++) core[i] = depth[i] >= coreLevel ? 1 : 0;
+  const comps = labelComponents(core, W, H);
+  if (comps.count <= 1) return mask;
+
+  const centred = pickCentredLabel(comps.labels, comps.sizes, W, H, cx, cy);
+  const owner = new Int32Array(n);
+  const cost = new Float32Array(n).fill(Infinity);
+  for (let i = 0; i < n; i++) {
+    if (comps.labels[i]) {
+      owner[i] = comps.labels[i];
+      cost[i] = 0;
+    }
+  }
+  // Two forward/backward sweeps approximate geodesic nearest-core assignment within the mask.
+  for (let sweep = 0; sweep < 2; sweep++) {
+    for (let y = 0; y < H; y++) {
+      for (let x = 0; x < W; x++) {
+        const i = y * W + x;
+        if (!mask[i]) continue;
+        relax(i, x > 0 ? i - 1 : -1, 1);
+        relax(i, y > 0 ? i - W : -1, 1);
+        relax(i, x > 0 && y > 0 ? i - W - 1 : -1, Math.SQRT2);
+        relax(i, x < W - 1 && y > 0 ? i - W + 1 : -1, Math.SQRT2);
+      }
+    }
+    for (let y = H - 1; y >= 0; y--) {
+      for (let x = W - 1; x >= 0; x--) {
+        const i = y * W + x;
+        if (!mask[i]) continue;
+        relax(i, x < W - 1 ? i + 1 : -1, 1);
+        relax(i, y < H - 1 ? i + W : -1, 1);
+        relax(i, x < W - 1 && y < H - 1 ? i + W + 1 : -1, Math.SQRT2);
+        relax(i, x > 0 && y < H - 1 ? i + W - 1 : -1, Math.SQRT2);
+      }
+    }
+  }
+  const out = new Uint8Array(n);
+  for (let i = 0; i < n; i++) out[i] = mask[i] && owner[i] === centred ? 1 : 0;
+  // The split can leave a detached sliver of the owner region; keep its main piece only.
+  const pieces = labelComponents(out, W, H);
+  if (pieces.count > 1) {
+    let big = 1;
+    for (let l = 2; l <= pieces.count; l++) if (pieces.sizes[l - 1] > pieces.sizes[big - 1]) big = l;
+    for (let i = 0; i < n; i++) out[i] = pieces.labels[i] === big ? 1 : 0;
+  }
+  fillHoles(out, W, H);
+  return out;
+
+  function relax(i: number, j: number, step: number): void {
+    if (j < 0 || !mask[j] || !owner[j]) return;
+    const c = cost[j] + step;
+    if (c < cost[i]) {
+      cost[i] = c;
+      owner[i] = owner[j];
+    }
+  }
+}
+
+function pickCentredLabel(
+  labels: Int32Array,
+  sizes: number[],
+  W: number,
+  H: number,
+  cx: number,
+  cy: number,
+): number {
+  const nearest = new Float64Array(sizes.length + 1).fill(Infinity);
+  for (let y = 0; y < H; y++) {
+    for (let x = 0; x < W; x++) {
+      const l = labels[y * W + x];
+      if (!l) continue;
+      const d = (x - cx) * (x - cx) + (y - cy) * (y - cy);
+      if (d < nearest[l]) nearest[l] = d;
+    }
+  }
+  let best = 1;
+  for (let l = 2; l <= sizes.length; l++) if (nearest[l] < nearest[best]) best = l;
+  return best;
+}
+
+/** A centred disc covering most of the crop: used when nothing separates from the background. */
+function fallbackMask(W: number, H: number): Uint8Array {
+  const out = new Uint8Array(W * H);
+  const cx = (W - 1) / 2;
+  const cy = (H - 1) / 2;
+  const rr = 0.45 * Math.min(W, H);
+  for (let y = 0; y < H; y++) {
+    for (let x = 0; x < W; x++) {
+      if ((x - cx) * (x - cx) + (y - cy) * (y - cy) <= rr * rr) out[y * W + x] = 1;
+    }
+  }
+  return out;
+}
