@@ -1,5 +1,4 @@
 /** Profiling helper: features of Chula crops in a loop (node --cpu-prof bin/run-ts.mjs bench/morphology-profile.ts). */
-import path from 'node:path';
 import { morphologyFeaturesBatch } from '../src/main/engine/embed/morphology';
 import { loadChula } from './morphology-data';
 
