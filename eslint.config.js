@@ -3,7 +3,17 @@ import tseslint from 'typescript-eslint';
 import reactHooks from 'eslint-plugin-react-hooks';
 import globals from 'globals';
 
-const nodeBuiltins = ['node:*', 'fs', 'path', 'os', 'child_process', 'worker_threads', 'crypto', 'http', 'url'];
+const nodeBuiltins = [
+  'node:*',
+  'fs',
+  'path',
+  'os',
+  'child_process',
+  'worker_threads',
+  'crypto',
+  'http',
+  'url',
+];
 
 export default tseslint.config(
   { ignores: ['node_modules', 'out', 'dist', 'resources', 'test/fixtures', 'bench/results', '**/*.cjs'] },
@@ -31,7 +41,10 @@ export default tseslint.config(
     plugins: { 'react-hooks': reactHooks },
     rules: {
       ...reactHooks.configs.recommended.rules,
-      'no-restricted-imports': ['error', { patterns: [...nodeBuiltins, 'electron', '**/main/**', '**/cli/**'] }],
+      'no-restricted-imports': [
+        'error',
+        { patterns: [...nodeBuiltins, 'electron', '**/main/**', '**/cli/**'] },
+      ],
     },
   },
   {

@@ -1,0 +1,4 @@
+import { createWebBridge } from './web-bridge';
+
+window.api = createWebBridge();
+await import('./main');

@@ -1,0 +1,68 @@
+import { chromium, type Browser, type Page } from 'playwright-core';
+import fs from 'node:fs';
+import path from 'node:path';
+import { Engine } from '../../src/main/engine/engine';
+import { SettingsFile } from '../../src/main/engine/settings';
+import { startWebHost, type WebHost } from '../../src/web/server';
+import { PROJECT_ROOT, tempDir } from '../helpers/data';
+
+export const SCREENSHOTS = path.join(PROJECT_ROOT, 'test-results/screenshots');
+
+export interface E2E {
+  engine: Engine;
+  host: WebHost;
+  browser: Browser;
+  page: Page;
+  dir: string;
+  consoleErrors: string[];
+  screenshot(name: string): Promise<string>;
+  close(): Promise<void>;
+}
+
+/** The real UI in headless Chromium against the web host, with a fresh data folder and browser profile per test. */
+export async function startE2E(): Promise<E2E> {
+  const tmp = tempDir('reddino-e2e-');
+  const engine = new Engine({ settings: new SettingsFile(path.join(tmp.dir, 'config')) });
+  const host = await startWebHost(engine, { port: 0 });
+  // Playwright gives every launch a fresh, empty user-data-dir of its own.
+  const browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
+    headless: true,
+  });
+  const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+  const consoleErrors: string[] = [];
+  page.on('console', (m) => {
+    if (m.type() === 'error') consoleErrors.push(m.text());
+  });
+  page.on('pageerror', (e) => consoleErrors.push(e.message));
+  await page.goto(host.url);
+  fs.mkdirSync(SCREENSHOTS, { recursive: true });
+  return {
+    engine,
+    host,
+    browser,
+    page,
+    dir: tmp.dir,
+    consoleErrors,
+    async screenshot(name) {
+      const file = path.join(SCREENSHOTS, `${name}.png`);
+      await page.screenshot({ path: file });
+      return file;
+    },
+    async close() {
+      await browser.close();
+      await host.close();
+      await engine.dispose();
+      tmp.cleanup();
+    },
+  };
+}
