@@ -15,7 +15,7 @@ import { defaultWorkerCount, KnnPool, type ScanResult, type ScanTask } from './k
  * - large index: int8 scan split across the worker pool, then the best `rescore` candidates per query are rescored
  *   in float32 (exact scores; recall of the true top-k is ~1 for rescore >= 10k, measured in bench/search-1m.ts);
  * - `precision: 'fp32'`: float32 scan across the pool (exact ranking, ~2x the int8 time);
- * - very large index with the ANN built (`buildAnn`, usearch HNSW, f16): graph search over-fetching `annOverfetch`
+ * - very large index with the ANN built (`buildAnn`, usearch HNSW, int8 by default): graph search over-fetching `annOverfetch`
  *   x k, rescored in float32. The ANN is kept in step by add/remove once built.
  *
  * Limits: each memory is one wasm32 address space (4 GiB), so at most ~2.6 M rows of 384 dims (float32 copy).
@@ -56,6 +56,8 @@ export interface VectorIndexOptions {
   annExpansionSearch?: number;
   annConnectivity?: number;
   annExpansionAdd?: number;
+  /** Scalar type of the HNSW copy; candidates are rescored in float32 either way (default 'i8'). */
+  annQuantization?: 'i8' | 'f16' | 'f32';
 }
 
 export interface ProgressOptions {
@@ -109,7 +111,8 @@ export class VectorIndex {
       annOverfetch: options.annOverfetch ?? 4,
       annExpansionSearch: options.annExpansionSearch ?? 64,
       annConnectivity: options.annConnectivity ?? 16,
-      annExpansionAdd: options.annExpansionAdd ?? 128,
+      annExpansionAdd: options.annExpansionAdd ?? 64,
+      annQuantization: options.annQuantization ?? 'i8',
     };
     const scratchSlots = this.options.workers + 1;
     this.scaleOffset = alignUp(dims, 4);
@@ -601,7 +604,11 @@ export class VectorIndex {
     const ann = new usearch.Index({
       dimensions: this.dims,
       metric: usearch.MetricKind.IP,
-      quantization: usearch.ScalarKind.F16,
+      quantization: {
+        i8: usearch.ScalarKind.I8,
+        f16: usearch.ScalarKind.F16,
+        f32: usearch.ScalarKind.F32,
+      }[this.options.annQuantization],
       connectivity: this.options.annConnectivity,
       expansion_add: this.options.annExpansionAdd,
       expansion_search: this.options.annExpansionSearch,
@@ -693,7 +700,10 @@ export class VectorIndex {
   /** Approximate resident bytes: both vector copies at current capacity, id maps and the ANN (f16). */
   memoryBytes(): number {
     const vectors = this.i8Memory.buffer.byteLength + this.f32Memory.buffer.byteLength;
-    const ann = this.ann ? this.ann.size() * (this.dims * 2 + this.options.annConnectivity * 2 * 4 + 16) : 0;
+    const scalarBytes = { i8: 1, f16: 2, f32: 4 }[this.options.annQuantization];
+    const ann = this.ann
+      ? this.ann.size() * (this.dims * scalarBytes + this.options.annConnectivity * 2 * 4 + 16)
+      : 0;
     return vectors + this.capacity * 4 + this.slotOf.size * 40 + ann;
   }
 
