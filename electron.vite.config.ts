@@ -11,6 +11,8 @@ export default defineConfig({
           index: path.resolve(__dirname, 'src/main/index.ts'),
           // The engine runs in an Electron utility process so SQLite and inference never block the main thread.
           'engine-host': path.resolve(__dirname, 'src/main/engine-host.ts'),
+          // Worker threads load these by name beside the bundle (src/main/engine/util/module-worker.ts).
+          'ingest-worker': path.resolve(__dirname, 'src/main/engine/ingest/ingest-worker.ts'),
         },
       },
     },

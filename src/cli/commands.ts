@@ -1,8 +1,36 @@
 import path from 'node:path';
 import type { ApiArgs, ApiMethod, ApiResults } from '../shared/api';
 import type { Engine } from '../main/engine/engine';
-import { parseCommand, parseIds, UsageError } from './args';
-import { emit } from './output';
+import { parseCommand, parseIds, parsePositiveInt, UsageError } from './args';
+import { emit, progressPrinter } from './output';
+import type { IngestSummary } from '../main/engine/services/ingest';
+import type { JobInfo } from '../shared/domain';
+
+/** Starts a job through the API, shows its progress on stderr (people only), waits, and fails if it failed. */
+export async function runJob(
+  ctx: CliContext,
+  human: boolean,
+  start: () => Promise<{ jobId: number }>,
+): Promise<JobInfo> {
+  const print = progressPrinter(human);
+  const off = ctx.engine.onEvent((e) => {
+    if (e.type === 'job') print(e.progress.done, e.progress.total, e.progress.phase, e.progress.etaSeconds);
+  });
+  const { jobId } = await start();
+  const onSigint = () => ctx.engine.jobs.cancel(jobId);
+  process.once('SIGINT', onSigint);
+  try {
+    await ctx.engine.jobs.wait(jobId);
+  } finally {
+    off();
+    process.off('SIGINT', onSigint);
+  }
+  const job = ctx.engine.project.getJob(jobId)!;
+  if (job.state === 'failed') throw new Error(job.error ?? `${job.kind} failed`);
+  if (job.state === 'cancelled')
+    throw new Error(`${job.kind} cancelled; run the same command again to resume`);
+  return job;
+}
 
 export interface CliContext {
   engine: Engine;
@@ -175,5 +203,64 @@ command({
       process.once('SIGTERM', stop);
     });
     await host.close();
+  },
+});
+
+command({
+  name: 'ingest',
+  usage:
+    'ingest <paths...> --project P [--as fields|crops] [--source S] [--subject ID] [--cells-from segmentation|annotations] [--max-pixels N] [--json]',
+  summary:
+    'Import smear fields (segmented into cells) or single-cell crops; bad files are reported and skipped',
+  details:
+    'Folders are read recursively. Re-importing a file adds nothing (sha256). With --as crops each file is one cell, and a\n' +
+    'class-per-folder layout imports the folder names as labels. Annotation files beside fields (<stem>.txt Chula points or\n' +
+    'YOLO, <stem>.xml Pascal VOC) label the segmented cells, or with --cells-from annotations become the cells.\n' +
+    'Exit status 1 when any file could not be imported (the rest are imported; the summary lists each failure).',
+  async run(argv, ctx) {
+    const { values, positionals } = parseCommand(argv, {
+      project: { type: 'string' },
+      as: { type: 'string' },
+      source: { type: 'string' },
+      subject: { type: 'string' },
+      'cells-from': { type: 'string' },
+      'max-pixels': { type: 'string' },
+    });
+    if (positionals.length === 0) throw new UsageError('ingest needs at least one file or folder');
+    const as = (values.as ?? 'fields') as 'fields' | 'crops';
+    if (as !== 'fields' && as !== 'crops') throw new UsageError('--as takes fields or crops');
+    const cellsFrom = (values['cells-from'] ?? 'segmentation') as 'segmentation' | 'annotations';
+    if (cellsFrom !== 'segmentation' && cellsFrom !== 'annotations')
+      throw new UsageError('--cells-from takes segmentation or annotations');
+    const maxPixels =
+      values['max-pixels'] !== undefined
+        ? parsePositiveInt(values['max-pixels'], '--max-pixels', 0)
+        : undefined;
+    await ctx.openProject(values.project);
+    const absolute = positionals.map((p) => path.resolve(p));
+    const summary = await runJob(ctx, !values.json, () =>
+      ctx.call('ingest.start', {
+        paths: absolute,
+        as,
+        cellsFrom,
+        source: values.source,
+        subject: values.subject,
+        maxPixels,
+      }),
+    );
+    const result = summary.result as IngestSummary;
+    emit(!!values.json, { project: ctx.engine.project.dir, ...result }, () =>
+      [
+        `Imported ${result.imported} of ${result.files} file(s): ${result.cells} cells (${result.labeled} labeled), ${result.duplicates} already present.`,
+        `${result.seconds.toFixed(1)} s, ${Math.round(result.cellsPerSecond)} cells/s`,
+        ...result.failed.map((f) => `  skipped ${f.path}: ${f.message}`),
+      ].join('\n'),
+    );
+    if (result.failed.length > 0) {
+      process.stderr.write(
+        `reddino ingest: ${result.failed.length} file(s) could not be imported (listed in the summary)\n`,
+      );
+      return 1;
+    }
   },
 });

@@ -120,6 +120,7 @@ export const api = {
     source: z.string().max(200).optional(),
     subject: z.string().max(200).optional(),
     cellsFrom: z.enum(['segmentation', 'annotations']).default('segmentation'),
+    maxPixels: z.number().int().positive().optional(),
   }),
   'models.list': z.object({}),
   'models.add': z.object({

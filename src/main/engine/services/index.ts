@@ -8,6 +8,7 @@ import {
 import type { ModelInfo } from '../../../shared/domain';
 import type { PredictionRun } from '../store/store';
 import type { Engine } from '../engine';
+import { runIngest, type IngestParams } from './ingest';
 
 export interface EngineServices {
   ingest: { start(args: ApiParsedArgs<'ingest.start'>): number };
@@ -32,7 +33,12 @@ const notYet = (what: string): never => {
 
 export function services(engine: Engine): EngineServices {
   return {
-    ingest: { start: () => notYet('Import') },
+    ingest: {
+      start: (args) => {
+        const params: IngestParams = { ...args, annotator: engine.annotator };
+        return engine.jobs.start('ingest', params, (ctx) => runIngest(engine.project, params, ctx));
+      },
+    },
     models: { add: async () => notYet('Adding a model') },
     embed: { start: () => notYet('Embedding') },
     map: { get: () => null, start: () => notYet('The map') },
@@ -43,7 +49,18 @@ export function services(engine: Engine): EngineServices {
       suggest: async () => notYet('Suggestions'),
       propagationPreview: async () => notYet('Propagation'),
     },
-    resumeJob: () => notYet('Resuming jobs'),
+    resumeJob: (jobId) => {
+      const job = engine.project.getJob(jobId);
+      if (!job) throw new ApiError('not-found', `No job with id ${jobId}.`);
+      if (engine.jobs.isRunning(jobId)) throw new ApiError('invalid', `Job ${jobId} is still running.`);
+      if (job.state === 'done') throw new ApiError('invalid', `Job ${jobId} already finished.`);
+      // Job bodies skip what an earlier attempt committed, so resuming is re-running with the same parameters.
+      if (job.kind === 'ingest') {
+        const params = job.params as IngestParams;
+        return engine.jobs.start('ingest', params, (ctx) => runIngest(engine.project, params, ctx), jobId);
+      }
+      throw new ApiError('invalid', `Jobs of kind ${job.kind} are restarted, not resumed: start it again.`);
+    },
     reset: () => undefined,
   };
 }

@@ -1,0 +1,228 @@
+import sharp from 'sharp';
+import { decodeImage, ImageDecodeError } from './decode';
+import { segmentField } from './segment/field';
+import { rasterizeContour } from './segment/contour';
+import type { RgbImage } from './segment/types';
+import { maskFromCrop, writeMorphologyFeatures, MORPHOLOGY_DIMS } from '../embed/morphology';
+import type { CellKind } from '../../../shared/domain';
+
+export const THUMB_SIZE = 96;
+
+export interface ProcessedCell {
+  kind: CellKind;
+  bbox: [number, number, number, number];
+  centroid: [number, number];
+  contour: Float32Array | null;
+  touchesBorder: boolean;
+  area: number;
+  perimeter: number;
+  circularity: number;
+  /** Null where no contour was traced (crops, annotation boxes). */
+  convexity: number | null;
+  eccentricity: number;
+  meanColor: [number, number, number];
+  thumbnail: Uint8Array;
+}
+
+export type ProcessResult =
+  | {
+      ok: true;
+      path: string;
+      sha256: string;
+      width: number;
+      height: number;
+      format: string;
+      bitDepth: number;
+      cells: ProcessedCell[];
+      /** Raw (unstandardized) morphology vectors, one row per cell. */
+      morphology: Float32Array;
+    }
+  | { ok: false; path: string; reason: string; message: string };
+
+export interface ProcessOptions {
+  mode: 'field' | 'crop';
+  maxPixels?: number;
+  /** Cells given by an annotation file instead of segmentation (boxes in image px). */
+  boxes?: Array<[number, number, number, number]>;
+}
+
+/** Decode, find cells, measure, thumbnail and morphology-embed one image. Runs inside an ingest worker. */
+export async function processImage(path: string, opts: ProcessOptions): Promise<ProcessResult> {
+  let img;
+  try {
+    img = await decodeImage(path, { maxPixels: opts.maxPixels });
+  } catch (err) {
+    if (err instanceof ImageDecodeError) return { ok: false, path, reason: err.reason, message: err.message };
+    return { ok: false, path, reason: 'unreadable', message: `${path}: ${(err as Error).message}` };
+  }
+  const rgb: RgbImage = { data: img.data, width: img.width, height: img.height };
+  const cells: ProcessedCell[] = [];
+  const features: Float32Array[] = [];
+  if (opts.mode === 'crop') {
+    const mask = maskFromCrop({ rgb: img.data, width: img.width, height: img.height });
+    const m = maskStats(rgb, mask);
+    cells.push({
+      kind: 'rbc',
+      bbox: [0, 0, img.width, img.height],
+      centroid: [img.width / 2, img.height / 2],
+      contour: null,
+      touchesBorder: false,
+      ...m,
+      thumbnail: await thumbnail(rgb, [0, 0, img.width, img.height]),
+    });
+    features.push(morph(img.data, img.width, img.height, mask));
+  } else if (opts.boxes) {
+    for (const b of opts.boxes) {
+      const box = clampBox(b, img.width, img.height);
+      if (!box) continue;
+      const crop = cropRgb(rgb, box);
+      const mask = maskFromCrop({ rgb: crop.data, width: crop.width, height: crop.height });
+      cells.push({
+        kind: 'rbc',
+        bbox: box,
+        centroid: [box[0] + box[2] / 2, box[1] + box[3] / 2],
+        contour: null,
+        touchesBorder:
+          box[0] <= 0 || box[1] <= 0 || box[0] + box[2] >= img.width || box[1] + box[3] >= img.height,
+        ...maskStats(crop, mask),
+        thumbnail: await thumbnail(rgb, box),
+      });
+      features.push(morph(crop.data, crop.width, crop.height, mask));
+    }
+  } else {
+    for (const c of segmentField(rgb)) {
+      const crop = cropRgb(rgb, c.bbox);
+      const mask = rasterizeContour(c.contour, c.bbox);
+      cells.push({
+        kind: c.kind,
+        bbox: c.bbox,
+        centroid: c.centroid,
+        contour: c.contour,
+        touchesBorder: c.touchesBorder,
+        area: c.morph.area,
+        perimeter: c.morph.perimeter,
+        circularity: c.morph.circularity,
+        convexity: c.morph.convexity,
+        eccentricity: c.morph.eccentricity,
+        meanColor: c.morph.meanColor,
+        thumbnail: await thumbnail(rgb, c.bbox),
+      });
+      features.push(morph(crop.data, crop.width, crop.height, mask));
+    }
+  }
+  const morphology = new Float32Array(features.length * MORPHOLOGY_DIMS);
+  features.forEach((f, i) => morphology.set(f, i * MORPHOLOGY_DIMS));
+  return {
+    ok: true,
+    path,
+    sha256: img.sha256,
+    width: img.width,
+    height: img.height,
+    format: img.format,
+    bitDepth: img.bitDepth,
+    cells,
+    morphology,
+  };
+}
+
+function morph(rgb: Uint8Array, width: number, height: number, mask: Uint8Array): Float32Array {
+  const out = new Float32Array(MORPHOLOGY_DIMS);
+  writeMorphologyFeatures({ rgb, width, height, mask }, out, 0);
+  return out;
+}
+
+function clampBox(
+  b: [number, number, number, number],
+  w: number,
+  h: number,
+): [number, number, number, number] | null {
+  const x0 = Math.max(0, Math.floor(b[0]));
+  const y0 = Math.max(0, Math.floor(b[1]));
+  const x1 = Math.min(w, Math.ceil(b[0] + b[2]));
+  const y1 = Math.min(h, Math.ceil(b[1] + b[3]));
+  return x1 - x0 >= 2 && y1 - y0 >= 2 ? [x0, y0, x1 - x0, y1 - y0] : null;
+}
+
+export function cropRgb(img: RgbImage, box: readonly [number, number, number, number]): RgbImage {
+  const [x, y, w, h] = box.map(Math.round);
+  const out = new Uint8Array(w * h * 3);
+  for (let row = 0; row < h; row++) {
+    const sy = Math.min(img.height - 1, Math.max(0, y + row));
+    const sx0 = Math.max(0, x);
+    const sx1 = Math.min(img.width, x + w);
+    if (sx1 <= sx0) continue;
+    out.set(
+      img.data.subarray((sy * img.width + sx0) * 3, (sy * img.width + sx1) * 3),
+      (row * w + (sx0 - x)) * 3,
+    );
+  }
+  return { data: out, width: w, height: h };
+}
+
+function maskStats(img: RgbImage, mask: Uint8Array) {
+  let area = 0;
+  let sr = 0;
+  let sg = 0;
+  let sb = 0;
+  let sx = 0;
+  let sy = 0;
+  let sxx = 0;
+  let syy = 0;
+  let sxy = 0;
+  let perimeter = 0;
+  const { width: w, height: h } = img;
+  for (let y = 0; y < h; y++) {
+    for (let x = 0; x < w; x++) {
+      const i = y * w + x;
+      if (!mask[i]) continue;
+      area++;
+      sr += img.data[i * 3];
+      sg += img.data[i * 3 + 1];
+      sb += img.data[i * 3 + 2];
+      sx += x;
+      sy += y;
+      sxx += x * x;
+      syy += y * y;
+      sxy += x * y;
+      if (x === 0 || !mask[i - 1]) perimeter++;
+      if (x === w - 1 || !mask[i + 1]) perimeter++;
+      if (y === 0 || !mask[i - w]) perimeter++;
+      if (y === h - 1 || !mask[i + w]) perimeter++;
+    }
+  }
+  const n = Math.max(1, area);
+  const mx = sx / n;
+  const my = sy / n;
+  const cxx = sxx / n - mx * mx;
+  const cyy = syy / n - my * my;
+  const cxy = sxy / n - mx * my;
+  const d = Math.sqrt(((cxx - cyy) / 2) ** 2 + cxy * cxy);
+  const l1 = (cxx + cyy) / 2 + d;
+  const l2 = (cxx + cyy) / 2 - d;
+  // Pixel-edge perimeter overestimates a smooth outline by ~4/pi; correct so a disc scores near 1.
+  const p = (perimeter * Math.PI) / 4;
+  return {
+    area,
+    perimeter: p,
+    circularity: p > 0 ? Math.min(1, (4 * Math.PI * area) / (p * p)) : 0,
+    convexity: null,
+    eccentricity: l1 > 0 ? Math.sqrt(Math.max(0, 1 - l2 / l1)) : 0,
+    meanColor: [sr / n, sg / n, sb / n] as [number, number, number],
+  };
+}
+
+/** A square, context-padded WebP thumbnail centred on the cell. */
+async function thumbnail(
+  img: RgbImage,
+  bbox: readonly [number, number, number, number],
+): Promise<Uint8Array> {
+  const side = Math.max(8, Math.ceil(Math.max(bbox[2], bbox[3]) * 1.3));
+  const cx = bbox[0] + bbox[2] / 2;
+  const cy = bbox[1] + bbox[3] / 2;
+  const crop = cropRgb(img, [Math.round(cx - side / 2), Math.round(cy - side / 2), side, side]);
+  const buf = await sharp(crop.data, { raw: { width: crop.width, height: crop.height, channels: 3 } })
+    .resize(THUMB_SIZE, THUMB_SIZE, { kernel: 'lanczos3' })
+    .webp({ quality: 82, effort: 0 })
+    .toBuffer();
+  return new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
+}

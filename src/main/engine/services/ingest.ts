@@ -1,0 +1,239 @@
+import { createHash } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import type { ApiParsedArgs } from '../../../shared/api';
+import type { CellStore, NewCell } from '../store/store';
+import type { JobContext } from '../jobs/jobs';
+import { throwIfCancelled } from '../jobs/jobs';
+import { listIngestFiles, type IngestFile } from '../ingest/files';
+import { IngestPool } from '../ingest/pool';
+import type { ProcessOptions, ProcessResult } from '../ingest/process-image';
+import { MORPHOLOGY_DIMS, MORPHOLOGY_MODEL_NAME } from '../embed/morphology';
+import { findAnnotations, type AnnotatedCell } from '../ingest/annotations';
+import sharp from 'sharp';
+
+export type IngestParams = ApiParsedArgs<'ingest.start'> & { annotator: string; maxPixels?: number };
+
+export interface IngestFailure {
+  path: string;
+  reason: string;
+  message: string;
+}
+
+export interface IngestSummary {
+  files: number;
+  imported: number;
+  duplicates: number;
+  failed: IngestFailure[];
+  cells: number;
+  labeled: number;
+  seconds: number;
+  cellsPerSecond: number;
+}
+
+export function ensureMorphologyModel(store: CellStore): number {
+  return store.addModel({ name: MORPHOLOGY_MODEL_NAME, kind: 'morphology', dims: MORPHOLOGY_DIMS });
+}
+
+async function sha256File(p: string): Promise<string> {
+  const h = createHash('sha256');
+  for await (const chunk of fs.createReadStream(p)) h.update(chunk as Buffer);
+  return h.digest('hex');
+}
+
+/**
+ * The ingest job body. Resumable by construction: each image is committed with its cells, imported labels and
+ * morphology vectors in one transaction, and a file whose sha256 is already stored is skipped, so re-running the
+ * same job after a crash or cancel adds only what is missing.
+ */
+export async function runIngest(
+  store: CellStore,
+  params: IngestParams,
+  ctx: Pick<JobContext, 'signal' | 'progress'>,
+): Promise<IngestSummary> {
+  const t0 = performance.now();
+  const crops = params.as === 'crops';
+  const listing = listIngestFiles(params.paths, { classFolders: crops });
+  const failed: IngestFailure[] = listing.missing.map((m) => ({
+    path: m.path,
+    reason: 'unreadable',
+    message: m.message,
+  }));
+  const files = listing.files;
+  const modelId = ensureMorphologyModel(store);
+  const summary: IngestSummary = {
+    files: files.length,
+    imported: 0,
+    duplicates: 0,
+    failed,
+    cells: 0,
+    labeled: 0,
+    seconds: 0,
+    cellsPerSecond: 0,
+  };
+  ctx.progress(0, files.length, 'importing');
+  if (files.length === 0) return finish();
+
+  const pool = new IngestPool();
+  const inFlight = new Set<Promise<void>>();
+  let done = 0;
+  const seen = new Set<string>();
+  try {
+    for (const file of files) {
+      throwIfCancelled(ctx.signal);
+      let sha: string;
+      try {
+        sha = await sha256File(file.path);
+      } catch (err) {
+        failed.push({
+          path: file.path,
+          reason: 'unreadable',
+          message: `${file.path}: ${(err as Error).message}`,
+        });
+        ctx.progress(++done, files.length, 'importing');
+        continue;
+      }
+      if (seen.has(sha) || store.findImageBySha(sha) != null) {
+        summary.duplicates++;
+        ctx.progress(++done, files.length, 'importing');
+        continue;
+      }
+      seen.add(sha);
+      const annotations = crops ? null : await readSiblingAnnotations(file.path);
+      const opts: ProcessOptions = { mode: crops ? 'crop' : 'field', maxPixels: params.maxPixels };
+      if (annotations && params.cellsFrom === 'annotations')
+        opts.boxes = annotations.cells.map((c) => c.bbox);
+      const task = pool.process(file.path, opts).then((r) => {
+        if (!ctx.signal.aborted) commit(file, r, annotations?.cells ?? null);
+        ctx.progress(++done, files.length, 'importing');
+      });
+      inFlight.add(task);
+      void task.finally(() => inFlight.delete(task));
+      if (inFlight.size >= pool.size * 2) await Promise.race(inFlight);
+    }
+    await Promise.all(inFlight);
+    throwIfCancelled(ctx.signal);
+  } finally {
+    await Promise.allSettled(inFlight);
+    await pool.close();
+  }
+  return finish();
+
+  function finish(): IngestSummary {
+    summary.seconds = (performance.now() - t0) / 1000;
+    summary.cellsPerSecond = summary.seconds > 0 ? summary.cells / summary.seconds : 0;
+    return summary;
+  }
+
+  function commit(file: IngestFile, r: ProcessResult, annotated: AnnotatedCell[] | null): void {
+    if (!r.ok) {
+      failed.push({ path: r.path, reason: r.reason, message: r.message });
+      return;
+    }
+    const cells: NewCell[] = r.cells.map((c) => ({
+      kind: c.kind,
+      origin: crops
+        ? 'imported-crop'
+        : params.cellsFrom === 'annotations' && annotated
+          ? 'imported-annotation'
+          : 'segmented',
+      bbox: c.bbox,
+      centroid: c.centroid,
+      touchesBorder: c.touchesBorder,
+      contour: c.contour,
+      area: c.area,
+      perimeter: c.perimeter,
+      circularity: c.circularity,
+      convexity: c.convexity,
+      eccentricity: c.eccentricity,
+      meanColor: c.meanColor,
+      thumbnail: Buffer.from(c.thumbnail.buffer, c.thumbnail.byteOffset, c.thumbnail.byteLength),
+    }));
+    store.transaction(() => {
+      const { cellIds } = store.addImageWithCells(
+        {
+          path: r.path,
+          name: path.basename(r.path),
+          sha256: r.sha256,
+          width: r.width,
+          height: r.height,
+          format: r.format,
+          bitDepth: r.bitDepth,
+          kind: crops ? 'crop' : 'field',
+          source: params.source ?? null,
+          subject: params.subject ?? null,
+        },
+        cells,
+      );
+      store.putEmbeddings(modelId, cellIds, r.morphology, MORPHOLOGY_DIMS);
+      const byClass = new Map<string, number[]>();
+      if (crops && file.className) byClass.set(file.className, cellIds);
+      if (annotated) {
+        const matched =
+          params.cellsFrom === 'annotations' && r.cells.length === annotated.length
+            ? annotated.map((_, i) => i)
+            : matchAnnotations(r.cells, annotated);
+        matched.forEach((ai, ci) => {
+          const name = ai >= 0 ? annotated[ai]?.className : null;
+          if (name == null || ci >= cellIds.length) return;
+          byClass.set(name, [...(byClass.get(name) ?? []), cellIds[ci]]);
+        });
+      }
+      for (const [name, ids] of byClass) {
+        const { cls } = store.addClass({ name });
+        store.applyLabels({
+          cellIds: ids,
+          classId: cls.id,
+          source: 'imported',
+          annotator: params.annotator,
+          note: `import ${path.basename(r.path)}`,
+        });
+        summary.labeled += ids.length;
+      }
+      summary.imported++;
+      summary.cells += cellIds.length;
+    });
+  }
+}
+
+async function readSiblingAnnotations(imagePath: string) {
+  try {
+    const meta = await sharp(imagePath).metadata();
+    return await findAnnotations(imagePath, meta.width ?? 0, meta.height ?? 0);
+  } catch {
+    // An unreadable image is reported by the worker with its own clear reason.
+    return null;
+  }
+}
+
+/**
+ * For each segmented cell, the index of the annotation matched to it (-1 for none): an annotation point (or box
+ * centre) must fall inside the cell's box, and each annotation goes to the nearest such cell only once.
+ */
+export function matchAnnotations(
+  cells: Array<{ bbox: [number, number, number, number]; centroid: [number, number] }>,
+  annotations: AnnotatedCell[],
+): number[] {
+  const out = new Array<number>(cells.length).fill(-1);
+  const bestDist = new Array<number>(cells.length).fill(Infinity);
+  annotations.forEach((a, ai) => {
+    const px = a.bbox[0] + a.bbox[2] / 2;
+    const py = a.bbox[1] + a.bbox[3] / 2;
+    let best = -1;
+    let bd = Infinity;
+    cells.forEach((c, ci) => {
+      const [x, y, w, h] = c.bbox;
+      if (px < x || py < y || px > x + w || py > y + h) return;
+      const d = (px - c.centroid[0]) ** 2 + (py - c.centroid[1]) ** 2;
+      if (d < bd) {
+        bd = d;
+        best = ci;
+      }
+    });
+    if (best >= 0 && bd < bestDist[best]) {
+      out[best] = ai;
+      bestDist[best] = bd;
+    }
+  });
+  return out;
+}
