@@ -4,7 +4,13 @@ import path from 'node:path';
 import { writeOnnxModel } from './onnx-proto';
 import { openSafetensors, type SafetensorsFile } from './safetensors';
 import { selfTestVitOnnx, openVitSession, syntheticPixelBatch } from './session';
-import { buildVitGraph, type VitArchitecture, type VitQuantization, type VitWeightSource } from './vit-graph';
+import {
+  buildVitGraph,
+  type VitArchitecture,
+  type VitAttentionImpl,
+  type VitQuantization,
+  type VitWeightSource,
+} from './vit-graph';
 
 /**
  * Builds the ONNX embedding graph of a timm DINOv2-family ViT (RedDino) from its safetensors checkpoint,
@@ -41,6 +47,7 @@ export interface VitProgressOptions {
 
 export interface VitBuildOptions extends VitProgressOptions {
   quantize?: VitQuantization;
+  attention?: VitAttentionImpl;
   /** Input side to build for; must match the checkpoint's positional-embedding grid. */
   inputSize?: number;
   /** Runs the built graph once (default true). */
@@ -293,6 +300,7 @@ export async function buildVitOnnx(
     };
     const model = buildVitGraph(architecture, weights, {
       quantize,
+      attention: options.attention,
       metadata: {
         arch: architecture.arch,
         dims: String(architecture.dims),

@@ -41,9 +41,15 @@ export interface VitWeightSource {
 }
 
 export type VitQuantization = 'none' | 'int8';
+export type VitAttentionImpl = 'onnx' | 'contrib';
 
 export interface VitGraphOptions {
   quantize?: VitQuantization;
+  /**
+   * 'onnx': attention from standard opset-17 ops (runs on every execution provider);
+   * 'contrib': onnxruntime's com.microsoft.MultiHeadAttention kernel.
+   */
+  attention?: VitAttentionImpl;
   /** Stored in the model's metadata so an imported file documents itself. */
   metadata?: Record<string, string>;
 }
@@ -169,6 +175,7 @@ export function buildVitGraph(
   options: VitGraphOptions = {},
 ): OnnxModel {
   const quantize = options.quantize ?? 'none';
+  const attention = options.attention ?? 'onnx';
   const g = new GraphBuilder();
   const D = a.dims;
   const H = a.heads;
@@ -291,24 +298,37 @@ export function buildVitGraph(
     for (let k = 0; k < D; k++) qkvB[k] *= qkScale;
     const h1 = layerNorm(x, `${p}.norm1`);
     const qkv = linear(h1, `${p}.attn.qkv`, qkvW, qkvB, D, 3 * D);
-    const qkv5 = g.op1('Reshape', [qkv, g.int64s([-1, T, 3, H, hd])]);
-    const [q5, k5, v5] = g.op('Split', [qkv5, g.int64s([1, 1, 1])], [int('axis', 2)], 3);
-    // [N, T, 1, H, hd] -> q, v: [N, H, T, hd]; k: [N, H, hd, T]
-    let q = g.op1('Transpose', [q5], [ints('perm', [0, 2, 3, 1, 4])]);
-    const k = g.op1('Transpose', [k5], [ints('perm', [0, 2, 3, 4, 1])]);
-    const v = g.op1('Transpose', [v5], [ints('perm', [0, 2, 3, 1, 4])]);
-    const qLen = last ? 1 : T;
-    if (last) q = g.op1('Slice', [q, g.int64s([0]), g.int64s([1]), g.int64s([3])]);
-    const shape4 = g.int64s([-1, H, qLen, hd]);
-    const shape4k = g.int64s([-1, H, hd, T]);
-    const shape4v = g.int64s([-1, H, T, hd]);
-    const scores = g.op1('MatMul', [g.op1('Reshape', [q, shape4]), g.op1('Reshape', [k, shape4k])]);
-    const probs = g.op1('Softmax', [scores], [int('axis', -1)]);
-    const ctx = g.op1('MatMul', [probs, g.op1('Reshape', [v, shape4v])]);
-    const ctx2d = g.op1('Reshape', [
-      g.op1('Transpose', [ctx], [ints('perm', [0, 2, 1, 3])]),
-      g.int64s([-1, D]),
-    ]);
+    let ctx2d: string;
+    if (attention === 'contrib') {
+      // onnxruntime's fused CPU kernel (com.microsoft.MultiHeadAttention): no Transpose/Split copies.
+      const qkv3 = g.op1('Reshape', [qkv, g.int64s([-1, T, 3 * D])]);
+      const [qAll, k, v] = g.op('Split', [qkv3, g.int64s([D, D, D])], [int('axis', 2)], 3);
+      const q = last ? g.op1('Slice', [qAll, g.int64s([0]), g.int64s([1]), g.int64s([1])]) : qAll;
+      const ctx = g.op(
+        'MultiHeadAttention',
+        [q, k, v],
+        [int('num_heads', H), flt('scale', 1)],
+        1,
+        'com.microsoft',
+      )[0];
+      ctx2d = g.op1('Reshape', [ctx, g.int64s([-1, D])]);
+    } else {
+      const qkv5 = g.op1('Reshape', [qkv, g.int64s([-1, T, 3, H, hd])]);
+      const [q5, k5, v5] = g.op('Split', [qkv5, g.int64s([1, 1, 1])], [int('axis', 2)], 3);
+      // [N, T, 1, H, hd] -> q, v: [N, H, T, hd]; k: [N, H, hd, T]
+      let q = g.op1('Transpose', [q5], [ints('perm', [0, 2, 3, 1, 4])]);
+      const k = g.op1('Transpose', [k5], [ints('perm', [0, 2, 3, 4, 1])]);
+      const v = g.op1('Transpose', [v5], [ints('perm', [0, 2, 3, 1, 4])]);
+      const qLen = last ? 1 : T;
+      if (last) q = g.op1('Slice', [q, g.int64s([0]), g.int64s([1]), g.int64s([3])]);
+      const shape4 = g.int64s([-1, H, qLen, hd]);
+      const shape4k = g.int64s([-1, H, hd, T]);
+      const shape4v = g.int64s([-1, H, T, hd]);
+      const scores = g.op1('MatMul', [g.op1('Reshape', [q, shape4]), g.op1('Reshape', [k, shape4k])]);
+      const probs = g.op1('Softmax', [scores], [int('axis', -1)]);
+      const ctx = g.op1('MatMul', [probs, g.op1('Reshape', [v, shape4v])]);
+      ctx2d = g.op1('Reshape', [g.op1('Transpose', [ctx], [ints('perm', [0, 2, 1, 3])]), g.int64s([-1, D])]);
+    }
 
     const proj = scaleRows(
       param(`${p}.attn.proj.weight`, D * D),
@@ -376,7 +396,13 @@ export function buildVitGraph(
       ],
       outputs: [{ name: VIT_OUTPUT_NAME, elemType: TensorDataType.FLOAT, shape: ['batch', D] }],
     },
-    opsets: [{ domain: '', version: 17 }],
+    opsets:
+      attention === 'contrib'
+        ? [
+            { domain: '', version: 17 },
+            { domain: 'com.microsoft', version: 1 },
+          ]
+        : [{ domain: '', version: 17 }],
     producerName: 'reddino-studio',
     producerVersion: '1',
     docString: `${a.arch} (timm DINOv2 ViT), CLS token after the final LayerNorm`,
