@@ -94,6 +94,8 @@ function linear(t) {
   const predicted = new Int32Array(t.predicted);
   const probability = new Float32Array(t.probability);
   const margin = new Float32Array(t.margin);
+  const runnerUp = new Int32Array(t.runnerUp);
+  const entropy = new Float32Array(t.entropy);
   const rowBytes = t.stride * 4;
   for (let r = t.rowStart; r < t.rowEnd; r++) {
     k.dot_f32(t.rowsPtr + r * rowBytes, t.weightsPtr, C, t.stride, t.scratchPtr);
@@ -106,7 +108,9 @@ function linear(t) {
     }
     const p1 = 1 / sum;
     const p2 = second < 0 ? 0 : Math.exp(secondValue - max) / sum;
-    predicted[r] = best; probability[r] = p1; margin[r] = p1 - p2;
+    let h = 0;
+    for (let c = 0; c < C; c++) { const p = Math.exp(logits[c] - max) / sum; if (p > 0) h -= p * Math.log(p); }
+    predicted[r] = best; probability[r] = p1; margin[r] = p1 - p2; runnerUp[r] = second; entropy[r] = h;
   }
   return {};
 }
@@ -163,6 +167,8 @@ export interface LinearTask {
   predicted: SharedArrayBuffer;
   probability: SharedArrayBuffer;
   margin: SharedArrayBuffer;
+  runnerUp: SharedArrayBuffer;
+  entropy: SharedArrayBuffer;
 }
 
 type Reply = { id: number; ok: true; result?: ScanResult } | { id: number; ok: false; error: string };

@@ -29,7 +29,10 @@ export interface SearchOptions {
   precision?: 'int8' | 'fp32';
   /** Force a brute-force scan even when the ANN is built. */
   exact?: boolean;
-  /** Cell ids never returned (e.g. the query cells themselves, labeled cells); the scan over-fetches to cover them. */
+  /**
+   * Cell ids never returned (e.g. the query cells themselves, labeled cells). The scan over-fetches by the set's
+   * size up to 2000, so with a larger set a query may return fewer than k cells.
+   */
   exclude?: ReadonlySet<number>;
 }
 
@@ -43,6 +46,19 @@ export interface BatchSearchResult {
   k: number;
   ids: Int32Array;
   scores: Float32Array;
+}
+
+/** Per stored cell (slot order, see `ids`): class row indexes, not class ids. */
+export interface LinearPrediction {
+  ids: Int32Array;
+  predicted: Int32Array;
+  probability: Float32Array;
+  /** Top-1 minus top-2 probability. */
+  margin: Float32Array;
+  /** Second most probable class row (-1 with one class). */
+  runnerUp: Int32Array;
+  /** Entropy of the softmax distribution in nats. */
+  entropy: Float32Array;
 }
 
 export interface VectorIndexOptions {
@@ -68,6 +84,7 @@ export interface ProgressOptions {
 const PAGE = 65536;
 const MAX_BATCH_QUERIES = 32;
 const BLOCK_ROWS = 1024;
+const MAX_EXCLUDE_OVERFETCH = 2000;
 /** Class weight rows reserved in the float32 memory for `linearScores`. */
 export const MAX_PROBE_CLASSES = 256;
 
@@ -468,7 +485,9 @@ export class VectorIndex {
   }
 
   private plan(k: number, opts: SearchOptions): { kind: 'i8' | 'f32'; keep: number; useAnn: boolean } {
-    const excluded = opts.exclude?.size ?? 0;
+    // Over-fetch to cover excluded cells, bounded so a huge exclusion set (every labeled cell) cannot turn each
+    // query into a full sort; beyond the bound fewer than k results may come back.
+    const excluded = Math.min(opts.exclude?.size ?? 0, MAX_EXCLUDE_OVERFETCH);
     const useAnn = !opts.exact && this.annReady && this.count >= this.options.annThreshold;
     const smallIndex = this.count < this.options.workerThreshold;
     const kind = opts.precision === 'fp32' || smallIndex ? 'f32' : 'i8';
@@ -568,7 +587,8 @@ export class VectorIndex {
     out: BatchSearchResult,
   ): void {
     const ann = this.ann!;
-    const fetch = Math.min(this.count, (k + (opts.exclude?.size ?? 0)) * this.options.annOverfetch);
+    const excluded = Math.min(opts.exclude?.size ?? 0, MAX_EXCLUDE_OVERFETCH);
+    const fetch = Math.min(this.count, (k + excluded) * this.options.annOverfetch);
     for (let q = 0; q < queryCount; q++) {
       const matches = ann.search(normalized.subarray(q * this.dims, (q + 1) * this.dims), fetch, 1);
       const slots: number[] = [];
@@ -649,10 +669,7 @@ export class VectorIndex {
    * Linear scores for every stored cell: softmax over W·x + b (W: classes x dims row-major, applied to the stored
    * normalised vectors), on the worker pool. Returns the top class, its probability and top1 - top2 probability.
    */
-  async linearPredict(
-    weights: Float32Array,
-    bias: Float32Array,
-  ): Promise<{ ids: Int32Array; predicted: Int32Array; probability: Float32Array; margin: Float32Array }> {
+  async linearPredict(weights: Float32Array, bias: Float32Array): Promise<LinearPrediction> {
     const classCount = bias.length;
     if (classCount > MAX_PROBE_CLASSES)
       throw new Error(`linearPredict: at most ${MAX_PROBE_CLASSES} classes`);
@@ -662,6 +679,8 @@ export class VectorIndex {
     const predicted = new SharedArrayBuffer(n * 4);
     const probability = new SharedArrayBuffer(n * 4);
     const margin = new SharedArrayBuffer(n * 4);
+    const runnerUp = new SharedArrayBuffer(n * 4);
+    const entropy = new SharedArrayBuffer(n * 4);
     const w = new Float32Array(this.f32Memory.buffer, this.f32.weights, classCount * this.f32.stride);
     w.fill(0);
     for (let c = 0; c < classCount; c++) {
@@ -685,6 +704,8 @@ export class VectorIndex {
           predicted,
           probability,
           margin,
+          runnerUp,
+          entropy,
         });
       }
       await pool.run(tasks);
@@ -694,6 +715,8 @@ export class VectorIndex {
       predicted: new Int32Array(predicted),
       probability: new Float32Array(probability),
       margin: new Float32Array(margin),
+      runnerUp: new Int32Array(runnerUp),
+      entropy: new Float32Array(entropy),
     };
   }
 
