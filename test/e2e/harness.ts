@@ -66,3 +66,27 @@ export async function startE2E(): Promise<E2E> {
     },
   };
 }
+
+/** Creates a project through the welcome screen and waits for the shell to show it. */
+export async function createProjectViaUi(e: E2E, name: string): Promise<string> {
+  const dir = path.join(e.dir, `${name}.rdproj`);
+  await e.page.getByTestId('welcome').waitFor();
+  await e.page.getByTestId('project-path').fill(dir);
+  await e.page.getByTestId('create-project').click();
+  await e.page.getByTestId('project-name').waitFor();
+  return dir;
+}
+
+/** Resolves when the latest job of `kind` in the open project has ended; throws with its error if it failed. */
+export async function waitForJob(e: E2E, kind: string, timeoutMs = 120_000): Promise<void> {
+  const t0 = Date.now();
+  for (;;) {
+    const job = e.engine.project.listJobs().find((j) => j.kind === kind);
+    if (job && !['running', 'queued'].includes(job.state)) {
+      if (job.state !== 'done') throw new Error(`${kind} job ${job.state}: ${job.error ?? ''}`);
+      return;
+    }
+    if (Date.now() - t0 > timeoutMs) throw new Error(`${kind} job did not finish in ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}

@@ -1,32 +1,34 @@
 import type { JobProgress, ProjectStats } from '../../shared/domain';
-import { getApi } from '../api';
+import { formatCount } from '../state/format';
+import { JobProgressLine } from './JobProgressLine';
 
-function formatEta(s: number | null): string {
-  if (s == null) return '';
-  if (s < 60) return `${Math.ceil(s)} s left`;
-  return `${Math.floor(s / 60)} min ${Math.ceil(s % 60)} s left`;
-}
+const ACTIVE = new Set(['running', 'queued']);
 
-export function StatusBar({ stats, jobs }: { stats: ProjectStats | null; jobs: Map<number, JobProgress> }) {
-  const active = [...jobs.values()].filter((j) => j.state === 'running');
-  const finished = [...jobs.values()].filter((j) => j.state !== 'running').slice(-1)[0];
+export function StatusBar({
+  stats,
+  jobs,
+  notice,
+}: {
+  stats: ProjectStats | null;
+  jobs: Map<number, JobProgress>;
+  notice: string | null;
+}) {
+  const all = [...jobs.values()];
+  const active = all.filter((j) => ACTIVE.has(j.state));
+  const finished = all.filter((j) => !ACTIVE.has(j.state)).slice(-1)[0];
   return (
     <footer className="status-bar" data-testid="status-bar">
       <span>
         {stats
-          ? `${stats.images} slides · ${stats.cells} cells · ${stats.labeled} labeled`
+          ? `${formatCount(stats.images)} slides · ${formatCount(stats.cells)} cells · ${formatCount(stats.labeled)} labeled`
           : 'No project open'}
+      </span>
+      <span className="notice" data-testid="notice" aria-live="polite">
+        {notice}
       </span>
       <span className="status-jobs">
         {active.map((j) => (
-          <span key={j.jobId} className="job" data-testid={`job-${j.kind}`}>
-            {j.kind}: {j.phase} {j.done}/{j.total}
-            <progress value={j.done} max={Math.max(1, j.total)} />
-            <span className="eta">{formatEta(j.etaSeconds)}</span>
-            <button type="button" onClick={() => void getApi().call('jobs.cancel', { jobId: j.jobId })}>
-              Cancel
-            </button>
-          </span>
+          <JobProgressLine key={j.jobId} job={j} compact />
         ))}
         {active.length === 0 && finished && (
           <span data-testid="last-job" className={`job-${finished.state}`}>

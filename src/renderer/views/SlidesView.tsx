@@ -1,45 +1,82 @@
 import { useEffect, useState } from 'react';
 import type { Slide } from '../../shared/domain';
 import { getApi } from '../api';
+import { useProject } from '../state/context';
+import { formatCount } from '../state/format';
+import { SlideViewer } from './SlideViewer';
 
-export function SlidesView({ version }: { version: number }) {
-  const [slides, setSlides] = useState<Slide[]>([]);
+/** Slides with a thumbnail and counts; the chosen one opens in the viewer beside the list. */
+export function SlidesView({ onImport }: { onImport: () => void }) {
+  const { dataVersion, labelsVersion } = useProject();
+  const [slides, setSlides] = useState<Slide[] | null>(null);
+  const [current, setCurrent] = useState<number | null>(null);
   useEffect(() => {
     void getApi().call('slides.list', {}).then(setSlides);
-  }, [version]);
+  }, [dataVersion, labelsVersion]);
+  if (slides == null) return <main className="view" />;
   if (slides.length === 0) {
     return (
       <section className="empty" data-testid="slides-empty">
-        No slides yet. Import smear images or cell crops to begin.
+        <p>No slides yet. Import smear images or cell crops to begin.</p>
+        <button type="button" className="primary" onClick={onImport} data-testid="slides-import">
+          Import…
+        </button>
       </section>
     );
   }
+  const slide = slides.find((s) => s.id === current) ?? null;
   return (
-    <section className="slides" data-testid="slides-list">
-      <table>
-        <thead>
-          <tr>
-            <th>Slide</th>
-            <th>Size</th>
-            <th>Source</th>
-            <th>Cells</th>
-            <th>Labeled</th>
-          </tr>
-        </thead>
-        <tbody>
-          {slides.map((s) => (
-            <tr key={s.id} data-testid="slide-row">
-              <td>{s.name}</td>
-              <td>
-                {s.width}×{s.height}
-              </td>
-              <td>{s.source ?? ''}</td>
-              <td>{s.cellCount}</td>
-              <td>{s.labeledCount}</td>
-            </tr>
-          ))}
-        </tbody>
-      </table>
-    </section>
+    <main className="view slides-view">
+      <ul
+        className="slide-list"
+        data-testid="slides-list"
+        aria-label="Slides"
+        tabIndex={0}
+        onKeyDown={(e) => {
+          const i = slides.findIndex((s) => s.id === current);
+          if (e.key === 'ArrowDown' || e.key === 'ArrowUp') {
+            e.preventDefault();
+            const next =
+              slides[Math.max(0, Math.min(slides.length - 1, i + (e.key === 'ArrowDown' ? 1 : -1)))];
+            setCurrent(next.id);
+          }
+        }}
+      >
+        {slides.map((s) => (
+          <li key={s.id}>
+            <button
+              type="button"
+              className={`slide-row${s.id === current ? ' current' : ''}`}
+              aria-current={s.id === current}
+              data-testid="slide-row"
+              onClick={() => setCurrent(s.id)}
+            >
+              <img src={getApi().mediaUrl('image', s.id)} alt="" loading="lazy" />
+              <span className="slide-meta">
+                <strong>{s.name}</strong>
+                <span className="muted">
+                  {s.width}×{s.height}
+                  {s.source ? ` · ${s.source}` : ''}
+                  {s.subject ? ` · ${s.subject}` : ''}
+                </span>
+                <span data-testid="slide-counts">
+                  {formatCount(s.cellCount)} cells · {formatCount(s.labeledCount)} labeled
+                </span>
+                <progress
+                  value={s.labeledCount}
+                  max={Math.max(1, s.cellCount)}
+                  aria-label="labeled fraction"
+                />
+              </span>
+            </button>
+          </li>
+        ))}
+      </ul>
+      {slide ? (
+        <SlideViewer key={slide.id} slide={slide} />
+      ) : (
+        <section className="empty">Choose a slide to view its cells.</section>
+      )}
+    </main>
   );
 }

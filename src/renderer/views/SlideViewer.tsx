@@ -1,0 +1,208 @@
+import { useEffect, useMemo, useRef, useState } from 'react';
+import DeckGL from '@deck.gl/react';
+import { OrthographicView, type OrthographicViewState, type PickingInfo } from '@deck.gl/core';
+import { BitmapLayer, PathLayer, PolygonLayer } from '@deck.gl/layers';
+import type { CellDetail, CellSummary, ClassDef, Slide } from '../../shared/domain';
+import { getApi } from '../api';
+import { useProject } from '../state/context';
+import { errorText, labelCells } from '../state/actions';
+import { hexToRgba, NONE_RGBA, type Rgba } from '../state/colors';
+import { classForKey, isTypingTarget } from '../state/keys';
+import { ClassBar } from '../components/ClassBar';
+import { CellDetailPanel } from '../components/CellDetailPanel';
+
+const VIEW = new OrthographicView({ id: 'slide', flipY: true });
+
+function fit(slide: Slide, width: number, height: number): OrthographicViewState {
+  const zoom = Math.log2(Math.min(width / slide.width, height / slide.height) * 0.95);
+  return { target: [slide.width / 2, slide.height / 2, 0], zoom, minZoom: zoom - 2, maxZoom: 6 };
+}
+
+/**
+ * One field: the image upright (OrthographicView with flipY; bitmap bounds [0, h, w, 0]) and each cell's box in
+ * its label or prediction colour. Click selects a cell, a class key labels it.
+ */
+export function SlideViewer({ slide }: { slide: Slide }) {
+  const state = useProject();
+  const { classes, labelsVersion, predictionsVersion, setError } = state;
+  const [cells, setCells] = useState<CellSummary[]>([]);
+  const [colorBy, setColorBy] = useState<'label' | 'prediction'>('label');
+  const [hidden, setHidden] = useState<ReadonlySet<number>>(new Set());
+  const [selectedId, setSelectedId] = useState<number | null>(null);
+  const [focused, setFocused] = useState<CellDetail | null>(null);
+  const [size, setSize] = useState({ width: 800, height: 600 });
+  const [viewState, setViewState] = useState<OrthographicViewState | null>(null);
+  const container = useRef<HTMLDivElement>(null);
+
+  useEffect(() => {
+    const el = container.current;
+    if (!el) return;
+    const ro = new ResizeObserver(() => setSize({ width: el.clientWidth, height: el.clientHeight }));
+    ro.observe(el);
+    return () => ro.disconnect();
+  }, []);
+  useEffect(() => {
+    void getApi()
+      .call('cells.query', { imageIds: [slide.id], limit: 100_000 })
+      .then(setCells)
+      .catch((e: unknown) => setError(errorText(e)));
+  }, [slide.id, labelsVersion, predictionsVersion, setError]);
+  useEffect(() => {
+    if (selectedId == null) return;
+    let live = true;
+    void getApi()
+      .call('cells.get', { id: selectedId })
+      .then((c) => live && setFocused(c));
+    return () => {
+      live = false;
+    };
+  }, [selectedId]);
+
+  const colorOf = useMemo(() => {
+    const byId = new Map<number, Rgba>(classes.map((c) => [c.id, hexToRgba(c.color)]));
+    return (id: number | null): Rgba => (id != null ? (byId.get(id) ?? NONE_RGBA) : NONE_RGBA);
+  }, [classes]);
+  const shown = useMemo(
+    () =>
+      cells.filter((c) => {
+        const cls = colorBy === 'label' ? c.classId : c.predictedClassId;
+        return cls == null || !hidden.has(cls);
+      }),
+    [cells, hidden, colorBy],
+  );
+
+  const layers = [
+    new BitmapLayer({
+      id: 'field',
+      image: getApi().mediaUrl('image', slide.id),
+      bounds: [0, slide.height, slide.width, 0],
+    }),
+    new PolygonLayer<CellSummary>({
+      id: 'cells',
+      data: shown,
+      getPolygon: (c) => {
+        const [x, y, w, h] = c.bbox;
+        return [
+          [x, y],
+          [x + w, y],
+          [x + w, y + h],
+          [x, y + h],
+        ];
+      },
+      filled: true,
+      stroked: true,
+      getFillColor: [0, 0, 0, 0],
+      getLineColor: (c) => {
+        const [r, g, b] = colorOf(colorBy === 'label' ? c.classId : c.predictedClassId);
+        return [r, g, b, c.id === selectedId ? 255 : 220];
+      },
+      getLineWidth: (c) => (c.id === selectedId ? 3 : 1.5),
+      lineWidthUnits: 'pixels',
+      pickable: true,
+      autoHighlight: true,
+      highlightColor: [255, 255, 255, 60],
+      updateTriggers: { getLineColor: [colorBy, selectedId, colorOf], getLineWidth: [selectedId] },
+    }),
+    new PathLayer<{ path: number[][] }>({
+      id: 'contour',
+      data:
+        focused && focused.id === selectedId && focused.contour.length >= 6
+          ? [
+              {
+                path: Array.from({ length: focused.contour.length / 2 + 1 }, (_, i) => {
+                  const j = (i % (focused.contour.length / 2)) * 2;
+                  return [focused.contour[j], focused.contour[j + 1]];
+                }),
+              },
+            ]
+          : [],
+      getPath: (d) => d.path as [number, number][],
+      getColor: [255, 255, 255, 255],
+      getWidth: 1.5,
+      widthUnits: 'pixels',
+    }),
+  ];
+
+  const label = async (cls: ClassDef | null) => {
+    if (selectedId == null) return state.notify('Click a cell first.');
+    await labelCells(state, [selectedId], cls?.id ?? null);
+  };
+  const onKeyDown = (e: React.KeyboardEvent) => {
+    if (isTypingTarget(e.target)) return;
+    if (e.key === 'Tab' || e.key === 'n') {
+      // Walk cells in reading order: the quickest way through a field by keyboard.
+      if (e.key === 'Tab') e.preventDefault();
+      const order = [...shown].sort((a, b) => a.centroid[1] - b.centroid[1] || a.centroid[0] - b.centroid[0]);
+      const i = order.findIndex((c) => c.id === selectedId);
+      const next = order[(i + (e.shiftKey ? order.length - 1 : 1)) % order.length];
+      if (next) setSelectedId(next.id);
+      return;
+    }
+    const cls = classForKey(classes, e);
+    if (cls) {
+      e.preventDefault();
+      void label(cls);
+    }
+  };
+
+  return (
+    <section
+      className="slide-viewer"
+      data-testid="slide-viewer"
+      tabIndex={0}
+      onKeyDown={onKeyDown}
+      aria-label={`Slide ${slide.name}`}
+    >
+      <div className="toolbar">
+        <strong>{slide.name}</strong>
+        <span className="muted">
+          {cells.length} cells ({shown.length} shown)
+        </span>
+        <label>
+          Outline colour{' '}
+          <select
+            data-testid="slide-color"
+            value={colorBy}
+            onChange={(e) => setColorBy(e.target.value as 'label' | 'prediction')}
+          >
+            <option value="label">label</option>
+            <option value="prediction">prediction</option>
+          </select>
+        </label>
+        <button type="button" onClick={() => setViewState(null)}>
+          Fit
+        </button>
+        <span className="muted">Tab / Shift+Tab: next / previous cell</span>
+      </div>
+      <div className="slide-body">
+        <div className="deck-holder" ref={container} data-testid="slide-canvas">
+          <DeckGL
+            views={VIEW}
+            viewState={viewState ?? fit(slide, size.width, size.height)}
+            onViewStateChange={({ viewState: v }) => setViewState(v as OrthographicViewState)}
+            controller={{ doubleClickZoom: false }}
+            layers={layers}
+            onClick={(info: PickingInfo<CellSummary>) => setSelectedId(info.object ? info.object.id : null)}
+            getTooltip={(info: PickingInfo<CellSummary>) => (info.object ? `cell ${info.object.id}` : null)}
+          />
+        </div>
+        <CellDetailPanel cellId={selectedId} classes={classes} version={labelsVersion} />
+      </div>
+      <ClassBar
+        classes={classes}
+        stats={state.stats}
+        onLabel={(c) => void label(c)}
+        disabled={selectedId == null}
+        hidden={hidden}
+        onToggleHidden={(id) =>
+          setHidden((h) => {
+            const s = new Set(h);
+            if (s.has(id)) s.delete(id);
+            else s.add(id);
+            return s;
+          })
+        }
+      />
+    </section>
+  );
+}
