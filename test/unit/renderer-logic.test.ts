@@ -1,3 +1,4 @@
+/* eslint-disable no-restricted-imports -- renderer unit tests exercise the renderer's pure state modules (no DOM, no React); the test/** rule guards engine tests against renderer code. */
 import { describe, expect, it } from 'vitest';
 import {
   boxFromCorners,
