@@ -86,6 +86,13 @@ describe('ViT ONNX built from timm safetensors', () => {
     });
   }
 
+  it('the onnxruntime MultiHeadAttention variant matches torch too (reg4, CLS-only last block)', async () => {
+    const out = path.join(tmp.dir, 'reg4-contrib.onnx');
+    await buildVitOnnx({ checkpointDir: path.join(FIXTURE, 'reg4') }, out, { attention: 'contrib' });
+    const reference = readNpyFloat32(path.join(FIXTURE, 'reg4', 'cls.npy'));
+    expect(maxAbsDiff(await embedAll(out), reference.data)).toBeLessThan(1e-4);
+  });
+
   it('int8 quantized graph stays close to fp32 (cosine)', async () => {
     const out = path.join(tmp.dir, 'plain-int8.onnx');
     const built = await buildVitOnnx({ checkpointDir: path.join(FIXTURE, 'plain') }, out, {
