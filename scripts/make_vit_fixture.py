@@ -286,6 +286,28 @@ VARIANTS = {
 }
 
 
+def synthetic_pixels(n, size):
+    """Same formula as syntheticPixelBatch in session.ts."""
+    b = np.arange(n).reshape(n, 1, 1, 1)
+    c = np.arange(3).reshape(1, 3, 1, 1)
+    y = np.arange(size).reshape(1, 1, size, 1)
+    x = np.arange(size).reshape(1, 1, 1, size)
+    v = 1.5 * np.sin((x + 1) * (0.05 + 0.01 * c) + (y + 1) * (0.031 + 0.007 * b) + c)
+    return torch.from_numpy(v.astype(np.float32))
+
+
+def resample_pos_embed(model, new_grid):
+    """timm.layers.resample_abs_pos_embed as called by checkpoint_filter_fn: bicubic, antialias=True."""
+    prefix = 0 if model.no_embed_class else model.pos_embed.shape[1] - int(round((model.pos_embed.shape[1] - 1) ** 0.5)) ** 2
+    pos = model.pos_embed.data
+    dim = pos.shape[-1]
+    old_grid = int(round((pos.shape[1] - prefix) ** 0.5))
+    patches = pos[:, prefix:].reshape(1, old_grid, old_grid, dim).permute(0, 3, 1, 2)
+    patches = F.interpolate(patches, size=(new_grid, new_grid), mode='bicubic', antialias=True, align_corners=False)
+    patches = patches.permute(0, 2, 3, 1).reshape(1, new_grid * new_grid, dim)
+    model.pos_embed = nn.Parameter(torch.cat([pos[:, :prefix], patches], dim=1))
+
+
 def make_fixture():
     out_dir = os.path.join(ROOT, 'test', 'fixtures', 'vit-tiny')
     os.makedirs(out_dir, exist_ok=True)
@@ -300,6 +322,16 @@ def make_fixture():
         with torch.no_grad():
             y = model(x.to(torch.get_default_dtype()))  # reference in float64 so the test measures the app's error alone
         write_npy(os.path.join(out_dir, name, 'cls.npy'), y.numpy())
+        if name == 'plain':
+            # The same checkpoint run at other sizes: positional embedding resampled down and up.
+            for size in (168, 280):
+                resized = DinoV2ViT(model_args['embed_dim'], model_args['depth'], model_args['num_heads'], hidden,
+                                    img_size=224, **kw).eval()
+                resized.load_state_dict(model.state_dict())
+                resample_pos_embed(resized, size // 14)
+                with torch.no_grad():
+                    y = resized(synthetic_pixels(2, size).to(torch.get_default_dtype()))
+                write_npy(os.path.join(out_dir, name, f'cls-synthetic-{size}.npy'), y.numpy())
     print('wrote', out_dir)
 
 

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildVitOnnx, importVitModel, VitImportError } from '../../src/main/engine/embed/vit/build';
 import { decodeRgb, normalizeIntoNchw, type Rgb } from '../../src/main/engine/embed/vit/preprocess';
-import { openVitSession } from '../../src/main/engine/embed/vit/session';
+import { openVitSession, syntheticPixelBatch } from '../../src/main/engine/embed/vit/session';
 import { readNpyFloat32 } from '../../src/main/engine/io/npy';
 import { PROJECT_ROOT, tempDir } from '../helpers/data';
 
@@ -109,12 +109,31 @@ describe('ViT ONNX built from timm safetensors', () => {
     for (const c of cosines) expect(c).toBeGreaterThan(0.99);
   });
 
-  it('refuses a positional-embedding grid that does not match the requested input size', async () => {
+  for (const size of [168, 280]) {
+    it(`resamples the positional embedding like timm for ${size}x${size} input`, async () => {
+      const out = path.join(tmp.dir, `plain-${size}.onnx`);
+      const built = await buildVitOnnx({ checkpointDir: path.join(FIXTURE, 'plain') }, out, {
+        inputSize: size,
+      });
+      expect(built.inputSize).toBe(size);
+      const session = await openVitSession(out, { provider: 'cpu', threads: 2 });
+      try {
+        const got = await session.embed(syntheticPixelBatch(2, size), 2);
+        const reference = readNpyFloat32(path.join(FIXTURE, 'plain', `cls-synthetic-${size}.npy`));
+        expect(maxAbsDiff(got, reference.data)).toBeLessThan(1e-4);
+      } finally {
+        await session.close();
+      }
+    });
+  }
+
+  it('refuses an input size that is not a multiple of the patch', async () => {
     await expect(
       buildVitOnnx({ checkpointDir: path.join(FIXTURE, 'plain') }, path.join(tmp.dir, 'x.onnx'), {
-        inputSize: 252,
+        inputSize: 250,
       }),
-    ).rejects.toThrow(/16x16 patch grid \(224x224 input\), but 252x252/);
+    ).rejects.toThrow(/not a positive multiple of the 14-pixel patch/);
+    expect(fs.existsSync(path.join(tmp.dir, 'x.onnx'))).toBe(false);
   });
 });
 

@@ -48,7 +48,10 @@ export interface VitProgressOptions {
 export interface VitBuildOptions extends VitProgressOptions {
   quantize?: VitQuantization;
   attention?: VitAttentionImpl;
-  /** Input side to build for; must match the checkpoint's positional-embedding grid. */
+  /**
+   * Input side to build for (a multiple of the patch size). Default: config.json's, else the checkpoint's
+   * positional-embedding grid. Another size resamples the positional embedding like timm (bicubic).
+   */
   inputSize?: number;
   /** Runs the built graph once (default true). */
   selfTest?: boolean;
@@ -201,11 +204,9 @@ export function inferVitArchitecture(
   }
   const nativeSize = grid * patchSize;
   const inputSize = requestedInputSize ?? config?.inputSize ?? nativeSize;
-  if (inputSize !== nativeSize) {
+  if (!Number.isInteger(inputSize) || inputSize <= 0 || inputSize % patchSize !== 0) {
     throw new VitImportError(
-      `the checkpoint's positional embedding covers a ${grid}x${grid} patch grid (${nativeSize}x${nativeSize} input), ` +
-        `but ${inputSize}x${inputSize} was asked for; resampling the positional embedding is not supported, ` +
-        `use ${nativeSize} or a checkpoint saved at ${inputSize}`,
+      `input size ${inputSize} is not a positive multiple of the ${patchSize}-pixel patch`,
     );
   }
   let mlp: VitArchitecture['mlp'];
@@ -229,6 +230,7 @@ export function inferVitArchitecture(
     inputSize,
     numRegisterTokens,
     posEmbedPrefixTokens,
+    posEmbedGrid: grid,
     mlp,
     mlpHidden,
     layerNormEps: 1e-6,

@@ -6,6 +6,7 @@ import {
   TensorDataType,
   type TensorDataTypeCode,
 } from './onnx-proto';
+import { resamplePatchPosEmbed } from './pos-embed';
 
 /**
  * ONNX graph (opset 17) of a timm DINOv2 ViT that outputs the CLS token after the final LayerNorm.
@@ -28,6 +29,8 @@ export interface VitArchitecture {
   numRegisterTokens: number;
   /** Tokens before the patches that the positional embedding covers: 0 (timm no_embed_class) or 1 + registers. */
   posEmbedPrefixTokens: number;
+  /** Patch grid side the checkpoint's positional embedding was trained at; resampled when it differs. */
+  posEmbedGrid: number;
   mlp: VitMlpKind;
   /** Width of the MLP hidden layer (for SwiGLU: of one half, the input of fc2). */
   mlpHidden: number;
@@ -182,6 +185,8 @@ export function buildVitGraph(
   const hd = D / H;
   if (!Number.isInteger(hd)) throw new Error(`${a.dims} dims do not split into ${a.heads} heads`);
   const grid = a.inputSize / a.patchSize;
+  if (!Number.isInteger(grid))
+    throw new Error(`input size ${a.inputSize} is not a multiple of the ${a.patchSize}-pixel patch`);
   const numPatches = grid * grid;
   const prefix = 1 + a.numRegisterTokens;
   const T = prefix + numPatches;
@@ -263,10 +268,16 @@ export function buildVitGraph(
     [ints('perm', [0, 2, 1])],
   );
 
-  const pos = param('pos_embed', (numPatches + a.posEmbedPrefixTokens) * D);
+  const pos = param('pos_embed', (a.posEmbedGrid * a.posEmbedGrid + a.posEmbedPrefixTokens) * D);
+  const patchPosRaw = resamplePatchPosEmbed(
+    pos.subarray(a.posEmbedPrefixTokens * D),
+    a.posEmbedGrid,
+    grid,
+    D,
+  );
   const patchPos = new Float32Array(numPatches * D);
   for (let p = 0; p < numPatches; p++) {
-    for (let d = 0; d < D; d++) patchPos[p * D + d] = pos[(a.posEmbedPrefixTokens + p) * D + d] + convB[d];
+    for (let d = 0; d < D; d++) patchPos[p * D + d] = patchPosRaw[p * D + d] + convB[d];
   }
   const patchTokens = g.op1('Add', [
     patchSeq,
