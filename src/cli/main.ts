@@ -4,6 +4,7 @@ import { Engine } from '../main/engine/engine';
 import { StoreError } from '../main/engine/store/errors';
 import { UsageError } from './args';
 import { commands, type CliContext } from './commands';
+import './commands-learn';
 
 const HELP = `reddino — RedDino Studio command line: red blood cell projects without the desktop app.
 

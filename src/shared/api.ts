@@ -39,6 +39,8 @@ export interface Suggestion {
   strategy: string;
   predictedClassId: number | null;
   confidence: number | null;
+  /** The prediction run behind the suggestion, recorded with an accepted label for the audit trail. */
+  runId: number | null;
 }
 
 export interface PropagationCandidate {
@@ -194,6 +196,7 @@ export type EngineEvent =
   | { type: 'job'; progress: JobProgress }
   | { type: 'labels'; cellIds: number[] }
   | { type: 'predictions'; runId: number }
+  | { type: 'map'; modelId: number; method: string }
   | { type: 'project'; project: ProjectInfo | null };
 
 /** The object the preload (desktop) or the web bridge (browser) puts on `window.api`. */

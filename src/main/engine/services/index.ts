@@ -9,6 +9,12 @@ import type { ModelInfo } from '../../../shared/domain';
 import type { PredictionRun } from '../store/store';
 import type { Engine } from '../engine';
 import { runIngest, type IngestParams } from './ingest';
+import { VectorCache } from './vectors';
+import { LearnService } from './learn';
+import { MapService } from './map';
+import { startEmbed } from './embed';
+import { importVitModel } from '../embed/vit/build';
+import { modelsDir } from '../settings';
 
 export interface EngineServices {
   ingest: { start(args: ApiParsedArgs<'ingest.start'>): number };
@@ -27,27 +33,50 @@ export interface EngineServices {
   reset(): void;
 }
 
-const notYet = (what: string): never => {
-  throw new ApiError('unavailable', `${what} is not available in this build yet.`);
-};
-
 export function services(engine: Engine): EngineServices {
+  const vectors = new VectorCache(() => engine.project);
+  const learn = new LearnService(engine, vectors);
+  const map = new MapService(engine, vectors);
+  const ingest = (params: IngestParams, existingId?: number) =>
+    engine.jobs.start('ingest', params, (ctx) => runIngest(engine.project, params, ctx), existingId);
   return {
-    ingest: {
-      start: (args) => {
-        const params: IngestParams = { ...args, annotator: engine.annotator };
-        return engine.jobs.start('ingest', params, (ctx) => runIngest(engine.project, params, ctx));
+    ingest: { start: (args) => ingest({ ...args, annotator: engine.annotator }) },
+    models: {
+      add: async (args) => {
+        const record = await importVitModel(args.path, {
+          name: args.name,
+          arch: args.arch,
+          modelsDir: modelsDir(),
+        });
+        const store = engine.project;
+        if (store.getModel(record.name)) {
+          throw new ApiError(
+            'exists',
+            `A model named "${record.name}" already exists in this project; pass another name.`,
+          );
+        }
+        const id = store.addModel({
+          name: record.name,
+          kind: 'vit-onnx',
+          path: record.onnxPath,
+          fileSha256: record.fileSha256,
+          dims: record.dims,
+          inputSize: record.inputSize,
+          mean: record.mean,
+          std: record.std,
+          arch: record.arch,
+        });
+        return store.listModels().find((m) => m.id === id)!;
       },
     },
-    models: { add: async () => notYet('Adding a model') },
-    embed: { start: () => notYet('Embedding') },
-    map: { get: () => null, start: () => notYet('The map') },
+    embed: { start: (modelId) => startEmbed(engine, vectors.activeModel(modelId)) },
+    map: { get: (modelId) => map.get(modelId), start: (modelId) => map.start(modelId) },
     learn: {
-      latestRun: () => (engine.hasProject() ? engine.project.latestPredictionRun() : null),
-      refresh: async () => null,
-      scheduleRefresh: () => undefined,
-      suggest: async () => notYet('Suggestions'),
-      propagationPreview: async () => notYet('Propagation'),
+      latestRun: () => learn.latestRun(),
+      refresh: (modelId) => learn.refresh(modelId),
+      scheduleRefresh: () => learn.scheduleRefresh(),
+      suggest: (args) => learn.suggest(args),
+      propagationPreview: (args) => learn.propagationPreview(args),
     },
     resumeJob: (jobId) => {
       const job = engine.project.getJob(jobId);
@@ -55,12 +84,17 @@ export function services(engine: Engine): EngineServices {
       if (engine.jobs.isRunning(jobId)) throw new ApiError('invalid', `Job ${jobId} is still running.`);
       if (job.state === 'done') throw new ApiError('invalid', `Job ${jobId} already finished.`);
       // Job bodies skip what an earlier attempt committed, so resuming is re-running with the same parameters.
-      if (job.kind === 'ingest') {
-        const params = job.params as IngestParams;
-        return engine.jobs.start('ingest', params, (ctx) => runIngest(engine.project, params, ctx), jobId);
+      if (job.kind === 'ingest') return ingest(job.params as IngestParams, jobId);
+      if (job.kind === 'embed') {
+        const { modelId } = job.params as { modelId: number };
+        return startEmbed(engine, vectors.activeModel(modelId));
       }
-      throw new ApiError('invalid', `Jobs of kind ${job.kind} are restarted, not resumed: start it again.`);
+      if (job.kind === 'map') return map.start((job.params as { modelId: number }).modelId);
+      throw new ApiError('invalid', `Jobs of kind ${job.kind} cannot be resumed; start it again.`);
     },
-    reset: () => undefined,
+    reset: () => {
+      learn.reset();
+      void vectors.reset();
+    },
   };
 }

@@ -847,29 +847,55 @@ export class CellStore {
     });
   }
 
-  /** All vectors of a model as one N x D matrix, in cell id order. */
-  getEmbeddings(modelId: number): { cellIds: Int32Array; vectors: Float32Array; dims: number } {
+  embeddingCount(modelId: number): number {
+    return (
+      this.stmt(`SELECT count(*) AS n FROM embeddings WHERE model_id = ?`).get(modelId) as { n: number }
+    ).n;
+  }
+
+  /** Vectors of a model as one N x D matrix in cell id order; only cells with id > afterCellId when given. */
+  getEmbeddings(
+    modelId: number,
+    afterCellId = 0,
+  ): { cellIds: Int32Array; vectors: Float32Array; dims: number } {
     const model = this.getModel(modelId);
     if (!model) throw new StoreError('not-found', `No model with id ${modelId}.`);
     const dims = model.dims;
     const n = (
-      this.stmt(`SELECT count(*) AS n FROM embeddings WHERE model_id = ?`).get(modelId) as { n: number }
+      this.stmt(`SELECT count(*) AS n FROM embeddings WHERE model_id = ? AND cell_id > ?`).get(
+        modelId,
+        afterCellId,
+      ) as {
+        n: number;
+      }
     ).n;
     const cellIds = new Int32Array(n);
     const vectors = new Float32Array(n * dims);
     const bytes = new Uint8Array(vectors.buffer);
     let i = 0;
     for (const r of this.stmt(
-      `SELECT cell_id, dtype, vector FROM embeddings WHERE model_id = ? ORDER BY cell_id`,
+      `SELECT cell_id, dtype, vector FROM embeddings WHERE model_id = ? AND cell_id > ? ORDER BY cell_id`,
     )
       .raw()
-      .iterate(modelId) as IterableIterator<[number, 'f32' | 'f16', Buffer]>) {
+      .iterate(modelId, afterCellId) as IterableIterator<[number, 'f32' | 'f16', Buffer]>) {
+      if (i >= n) break;
       cellIds[i] = r[0];
       if (r[1] === 'f32') bytes.set(r[2], i * dims * 4);
       else vectors.set(fromF16(r[2]), i * dims);
       i++;
     }
     return { cellIds, vectors, dims };
+  }
+
+  /** Image id of each cell, aligned with `cellIds`. */
+  imageIdsFor(cellIds: Int32Array): Int32Array {
+    const map = new Map<number, number>();
+    for (const r of this.stmt(`SELECT id, image_id FROM cells`).raw().iterate() as IterableIterator<
+      number[]
+    >) {
+      map.set(r[0], r[1]);
+    }
+    return Int32Array.from(cellIds, (id) => map.get(id) ?? -1);
   }
 
   // ---- predictions and maps -------------------------------------------------------------------------------

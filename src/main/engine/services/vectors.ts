@@ -1,0 +1,83 @@
+import { VectorIndex } from '../search/vector-index';
+import { applyStandardizer, fitStandardizer, type Standardizer } from '../embed/morphology';
+import type { CellStore, ModelRecord } from '../store/store';
+import { ApiError } from '../../../shared/api';
+
+interface Cached {
+  modelId: number;
+  index: VectorIndex;
+  standardizer: Standardizer | null;
+  /** Highest cell id loaded; cells are only appended, so newer vectors have larger ids. */
+  maxCellId: number;
+  fittedOn: number;
+}
+
+/**
+ * Per-model vector index over the project's embeddings, kept in step with the store: new cells' vectors are
+ * added incrementally on the next use. Morphology vectors are stored raw and standardised per project here (the
+ * standardiser is refitted when the project has doubled since it was fitted).
+ */
+export class VectorCache {
+  private cache: Cached | null = null;
+
+  constructor(private readonly store: () => CellStore) {}
+
+  activeModel(requested?: number): ModelRecord {
+    const store = this.store();
+    const models = store.listModels();
+    if (requested != null) {
+      const m = models.find((x) => x.id === requested);
+      if (!m)
+        throw new ApiError(
+          'not-found',
+          `No model with id ${requested}. Run "reddino model list" to see them.`,
+        );
+      return m;
+    }
+    const setting = store.getSetting('activeModel');
+    const chosen = setting ? models.find((m) => String(m.id) === setting) : undefined;
+    const usable = models.filter((m) => m.embeddedCells > 0);
+    const m = chosen ?? usable.find((x) => x.kind === 'vit-onnx') ?? usable[0] ?? models[0];
+    if (!m)
+      throw new ApiError(
+        'no-embeddings',
+        'No cells are embedded yet. Import images first (ingest embeds them with the morphology model).',
+      );
+    return m;
+  }
+
+  async index(modelId: number): Promise<{ index: VectorIndex; standardizer: Standardizer | null }> {
+    const store = this.store();
+    const model = store.getModel(modelId)!;
+    const total = store.embeddingCount(modelId);
+    let c = this.cache;
+    const refit = c && model.kind === 'morphology' && total > 2 * c.fittedOn;
+    if (!c || c.modelId !== modelId || refit || total < c.index.size) {
+      await this.reset();
+      const all = store.getEmbeddings(modelId);
+      const n = all.cellIds.length;
+      const standardizer =
+        model.kind === 'morphology' && n > 1 ? fitStandardizer(all.vectors, n, all.dims) : null;
+      const vectors = standardizer ? applyStandardizer(all.vectors, n, all.dims, standardizer) : all.vectors;
+      const index = new VectorIndex(all.dims);
+      index.add(all.cellIds, vectors);
+      c = { modelId, index, standardizer, maxCellId: n ? all.cellIds[n - 1] : 0, fittedOn: n };
+      this.cache = c;
+    } else if (total > c.index.size) {
+      const fresh = store.getEmbeddings(modelId, c.maxCellId);
+      const n = fresh.cellIds.length;
+      const vectors = c.standardizer
+        ? applyStandardizer(fresh.vectors, n, fresh.dims, c.standardizer)
+        : fresh.vectors;
+      c.index.add(fresh.cellIds, vectors);
+      if (n) c.maxCellId = fresh.cellIds[n - 1];
+    }
+    return { index: c.index, standardizer: c.standardizer };
+  }
+
+  async reset(): Promise<void> {
+    const old = this.cache;
+    this.cache = null;
+    await old?.index.close();
+  }
+}
