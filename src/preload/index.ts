@@ -1,5 +1,5 @@
 /** Exposes one narrow, typed object as `window.api`. The renderer never sees ipcRenderer itself. */
-import { contextBridge, ipcRenderer, type IpcRendererEvent } from 'electron';
+import { contextBridge, ipcRenderer, webUtils, type IpcRendererEvent } from 'electron';
 import type { ApiArgs, ApiMethod, ApiResults, EngineEvent, RendererApi } from '../shared/api';
 
 type CallEnvelope = { ok: true; result: unknown } | { ok: false; error: { code: string; message: string } };
@@ -24,6 +24,9 @@ const api = {
   },
   pickPaths(opts: { directory: boolean; title: string }): Promise<string[]> {
     return ipcRenderer.invoke('dialog:pick', opts) as Promise<string[]>;
+  },
+  pathsForFiles(files: File[]): string[] {
+    return files.map((f) => webUtils.getPathForFile(f)).filter(Boolean);
   },
 } satisfies RendererApi;
 

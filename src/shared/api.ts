@@ -33,6 +33,13 @@ export interface MapData {
   confidence: Float32Array;
 }
 
+/** Every cell outline of one slide as typed arrays: contour i is xy[2*offsets[i] .. 2*offsets[i+1]). */
+export interface CellOutlines {
+  cellIds: Int32Array;
+  offsets: Int32Array;
+  xy: Float32Array;
+}
+
 export interface Suggestion {
   cellId: number;
   reason: string;
@@ -103,6 +110,14 @@ export const api = {
     offset: z.number().int().min(0).optional(),
     limit: z.number().int().min(1).max(100_000).optional(),
   }),
+  'cells.count': z.object({
+    imageIds: ids.optional(),
+    classIds: ids.optional(),
+    cellIds: ids.optional(),
+    kinds: z.array(cellKind).optional(),
+    labeled: z.enum(['labeled', 'unlabeled', 'any']).optional(),
+  }),
+  'cells.outlines': z.object({ imageId: id }),
   'cells.get': z.object({ id }),
   'cells.history': z.object({ id }),
   'labels.apply': z.object({
@@ -125,6 +140,7 @@ export const api = {
     maxPixels: z.number().int().positive().optional(),
   }),
   'models.list': z.object({}),
+  'models.setActive': z.object({ modelId: id }),
   'models.add': z.object({
     path: pathArg,
     name: z.string().min(1).max(100).optional(),
@@ -168,6 +184,8 @@ export interface ApiResults {
   'classes.merge': { batchId: number };
   'slides.list': Slide[];
   'cells.query': CellSummary[];
+  'cells.count': number;
+  'cells.outlines': CellOutlines;
   'cells.get': CellDetail;
   'cells.history': AnnotationEvent[];
   'labels.apply': { batchId: number; changed: number };
@@ -179,6 +197,7 @@ export interface ApiResults {
   'ingest.start': { jobId: number };
   'models.list': ModelInfo[];
   'models.add': ModelInfo;
+  'models.setActive': { modelId: number };
   'embed.start': { jobId: number };
   'map.get': MapData | null;
   'map.start': { jobId: number };
@@ -207,6 +226,8 @@ export interface RendererApi {
   mediaUrl(kind: 'thumb' | 'image', id: number): string;
   /** Native folder/file picker where the host has one; null in the browser host. */
   pickPaths: ((opts: { directory: boolean; title: string }) => Promise<string[]>) | null;
+  /** File-system paths of dropped files (desktop only; the browser never reveals them). */
+  pathsForFiles?: ((files: File[]) => string[]) | null;
 }
 
 export class ApiError extends Error {

@@ -138,6 +138,8 @@ export class Engine {
     },
     'slides.list': () => this.project.listSlides(),
     'cells.query': (a) => this.project.queryCells(a, this.svc.learn.latestRun()),
+    'cells.count': (a) => this.project.countCells(a),
+    'cells.outlines': (a) => this.project.cellOutlines(a.imageId),
     'cells.get': (a) => {
       const c = this.project.getCell(a.id, this.svc.learn.latestRun());
       if (!c) throw new ApiError('not-found', `No cell with id ${a.id}.`);
@@ -178,6 +180,13 @@ export class Engine {
     'ingest.start': (a) => ({ jobId: this.svc.ingest.start(a) }),
     'models.list': () => this.project.listModels(),
     'models.add': (a) => this.svc.models.add(a),
+    'models.setActive': (a) => {
+      if (!this.project.getModel(a.modelId))
+        throw new ApiError('not-found', `No model with id ${a.modelId}.`);
+      this.project.setSetting('activeModel', String(a.modelId));
+      this.svc.reset();
+      return { modelId: a.modelId };
+    },
     'embed.start': (a) => ({ jobId: this.svc.embed.start(a.modelId) }),
     'map.get': (a) => this.svc.map.get(a.modelId),
     'map.start': (a) => ({ jobId: this.svc.map.start(a.modelId) }),

@@ -363,7 +363,7 @@ export class CellStore {
     return r?.thumbnail ?? null;
   }
 
-  queryCells(q: CellQuery = {}, predictions?: PredictionRun | null): CellSummary[] {
+  private cellFilter(q: CellQuery): { where: string; params: Array<number | string> } {
     const where: string[] = [];
     const params: Array<number | string> = [];
     const inList = (col: string, vals: Array<number | string>) => {
@@ -376,11 +376,46 @@ export class CellStore {
     if (q.cellIds?.length) inList('c.id', q.cellIds);
     if (q.labeled === 'labeled') where.push('l.class_id IS NOT NULL');
     if (q.labeled === 'unlabeled') where.push('l.class_id IS NULL');
+    return { where: where.length ? 'WHERE ' + where.join(' AND ') : '', params };
+  }
+
+  countCells(q: CellQuery = {}): number {
+    const f = this.cellFilter(q);
+    const sql = `SELECT count(*) AS n FROM cells c LEFT JOIN cell_labels l ON l.cell_id = c.id ${f.where}`;
+    return (this.db.prepare(sql).get(...f.params) as { n: number }).n;
+  }
+
+  /** Contours of every cell of one image in one pass (bbox rectangles where no contour was traced). */
+  cellOutlines(imageId: number): { cellIds: Int32Array; offsets: Int32Array; xy: Float32Array } {
+    const rows = this.stmt(`SELECT id, x, y, w, h, contour FROM cells WHERE image_id = ? ORDER BY id`).all(
+      imageId,
+    ) as Array<{
+      id: number;
+      x: number;
+      y: number;
+      w: number;
+      h: number;
+      contour: Buffer | null;
+    }>;
+    const polys = rows.map((r) =>
+      r.contour
+        ? blobF32(r.contour)
+        : Float32Array.from([r.x, r.y, r.x + r.w, r.y, r.x + r.w, r.y + r.h, r.x, r.y + r.h]),
+    );
+    const offsets = new Int32Array(rows.length + 1);
+    polys.forEach((p, i) => (offsets[i + 1] = offsets[i] + p.length / 2));
+    const xy = new Float32Array(offsets[rows.length] * 2);
+    polys.forEach((p, i) => xy.set(p, offsets[i] * 2));
+    return { cellIds: Int32Array.from(rows, (r) => r.id), offsets, xy };
+  }
+
+  queryCells(q: CellQuery = {}, predictions?: PredictionRun | null): CellSummary[] {
+    const { where, params } = this.cellFilter(q);
     const order = q.sort === 'image' ? 'c.image_id, c.id' : q.sort === 'class' ? 'l.class_id, c.id' : 'c.id';
     const sql = `SELECT c.id, c.image_id, c.kind, c.origin, c.x, c.y, c.w, c.h, c.cx, c.cy, c.touches_border,
                         l.class_id
                  FROM cells c LEFT JOIN cell_labels l ON l.cell_id = c.id
-                 ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY ${order}`;
+                 ${where} ORDER BY ${order}`;
     const sortsByPrediction = q.sort === 'confidence' || q.sort === 'uncertainty';
     const paged = sortsByPrediction ? sql : `${sql} LIMIT ${q.limit ?? -1} OFFSET ${q.offset ?? 0}`;
     const rows = this.db.prepare(paged).all(...params) as CellRow[];
