@@ -1,0 +1,363 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { decodeImage, type DecodedImage } from '../ingest/decode';
+import { buildCoco, type CocoImageInput } from '../formats/coco';
+import { csvRow } from '../formats/csv';
+import { safeFileName } from '../formats/filenames';
+import { buildQuPathGeoJson, GEOJSON_MANIFEST } from '../formats/geojson';
+import { IMAGEFOLDER_METADATA_COLUMNS } from '../formats/imagefolder';
+import { encodeNpyFloat32 } from '../io/npy';
+import { writeReport } from '../report/report';
+import { writeAuditCsv } from '../review/audit';
+import { StoreError } from '../store/errors';
+import { embeddingsForCells, type ExportCellRow } from '../store/export-repo';
+import type { CellStore } from '../store/store';
+import { writeDirAtomic } from './atomic';
+import { cellCsvLine, cellsCsvHeader } from './cells-csv';
+import { cropBox, cropPng } from './crops';
+import { EXPORT_FORMATS, type ExportOptions, type ExportProgress, type ExportResult } from './options';
+import { cellsByImage, countCells, predictionLookup, resolveFilter } from './selection';
+
+export const UNLABELED_CLASS = 'unlabeled';
+
+/**
+ * Exports a project (or a filtered part) in one format into `opts.out`. The folder is built beside the target and
+ * swapped in only when complete, so a cancelled export (signal) or a crash never leaves a partial dataset.
+ */
+export async function exportProject(
+  store: CellStore,
+  opts: ExportOptions,
+  progress: ExportProgress = {},
+): Promise<ExportResult> {
+  if (!EXPORT_FORMATS.includes(opts.format)) {
+    throw new StoreError(
+      'invalid',
+      `Unknown export format "${String(opts.format)}"; use one of ${EXPORT_FORMATS.join(', ')}.`,
+    );
+  }
+  if (opts.size !== undefined && (!Number.isInteger(opts.size) || opts.size < 8 || opts.size > 4096)) {
+    throw new StoreError(
+      'invalid',
+      `--size must be a whole number of pixels between 8 and 4096, got ${opts.size}.`,
+    );
+  }
+  const out = path.resolve(opts.out);
+  const ctx = { store, opts, progress, warnings: [] as string[], files: [] as string[], cells: 0, images: 0 };
+  await writeDirAtomic(out, async (tmp) => {
+    switch (opts.format) {
+      case 'imagefolder':
+        return exportImageFolder(ctx, tmp, out);
+      case 'csv':
+        return exportCsv(ctx, tmp);
+      case 'coco':
+        return exportCoco(ctx, tmp, out);
+      case 'npy':
+        return exportNpy(ctx, tmp);
+      case 'geojson':
+        return exportGeoJson(ctx, tmp, out);
+      case 'report': {
+        const r = await writeReport(
+          store,
+          tmp,
+          { ...opts.report, filter: resolveFilter(store, opts) },
+          progress,
+        );
+        ctx.files.push(...r.files);
+        ctx.cells = r.cells;
+        ctx.images = r.images;
+        ctx.warnings.push(...r.warnings);
+        return;
+      }
+      case 'audit': {
+        ctx.cells = writeAuditCsv(store, path.join(tmp, 'audit.csv'), opts.audit ?? {}, progress);
+        ctx.files.push('audit.csv');
+        return;
+      }
+    }
+  });
+  return {
+    format: opts.format,
+    out,
+    files: ctx.files,
+    cells: ctx.cells,
+    images: ctx.images,
+    warnings: ctx.warnings,
+  };
+}
+
+interface Ctx {
+  store: CellStore;
+  opts: ExportOptions;
+  progress: ExportProgress;
+  warnings: string[];
+  files: string[];
+  cells: number;
+  images: number;
+}
+
+function step(ctx: Ctx, done: number, total: number, phase: string): void {
+  ctx.progress.signal?.throwIfAborted();
+  ctx.progress.onProgress?.(done, total, phase);
+}
+
+/** Paths inside the dataset use '/', whatever the OS, so the files read the same everywhere. */
+function relPath(from: string, to: string): string {
+  return path.relative(from, to).split(path.sep).join('/');
+}
+
+async function decodeOrWarn(ctx: Ctx, row: ExportCellRow): Promise<DecodedImage | null> {
+  try {
+    return await decodeImage(row.imagePath);
+  } catch (err) {
+    ctx.warnings.push(`image ${row.imageName} skipped: ${(err as Error).message}`);
+    return null;
+  }
+}
+
+async function exportImageFolder(ctx: Ctx, tmp: string, out: string): Promise<void> {
+  const filter = resolveFilter(ctx.store, ctx.opts);
+  if (!ctx.opts.includeUnlabeled) filter.labeledOnly = true;
+  const total = countCells(ctx.store, filter);
+  const meta: string[] = [csvRow(IMAGEFOLDER_METADATA_COLUMNS)];
+  const folders = new Map<string, string>();
+  const folderFor = (className: string): string => {
+    let f = folders.get(className);
+    if (!f) {
+      // Two class names can sanitise to the same folder ("a/b", "a_b"): suffix keeps them apart.
+      const base = safeFileName(className);
+      f = base;
+      for (let k = 2; [...folders.values()].includes(f); k++) f = `${base}_${k}`;
+      folders.set(className, f);
+      fs.mkdirSync(path.join(tmp, f), { recursive: true });
+    }
+    return f;
+  };
+  let done = 0;
+  step(ctx, 0, total, 'crops');
+  for (const { rows } of cellsByImage(ctx.store, filter)) {
+    const img = await decodeOrWarn(ctx, rows[0]);
+    if (img) ctx.images++;
+    const stem = safeFileName(path.parse(rows[0].imageName).name);
+    for (const r of rows) {
+      if (img) {
+        const className = r.className ?? UNLABELED_CLASS;
+        const folder = folderFor(className);
+        const box = cropBox(r.bbox, img.width, img.height, ctx.opts.size !== undefined);
+        const file = `${folder}/${stem}_${r.id}.png`;
+        fs.writeFileSync(path.join(tmp, file), await cropPng(img, box, ctx.opts.size));
+        meta.push(
+          csvRow([
+            file,
+            className,
+            r.id,
+            r.imageId,
+            relPath(out, r.imagePath),
+            r.bbox[0],
+            r.bbox[1],
+            r.bbox[2],
+            r.bbox[3],
+            box.left,
+            box.top,
+            box.width,
+            box.height,
+            r.annotator,
+            r.labelSource,
+          ]),
+        );
+        ctx.cells++;
+      }
+      if (++done % 64 === 0) step(ctx, done, total, 'crops');
+    }
+  }
+  fs.writeFileSync(path.join(tmp, 'metadata.csv'), meta.join(''));
+  ctx.files.push('metadata.csv', ...[...folders.values()].map((f) => `${f}/`));
+  step(ctx, total, total, 'crops');
+}
+
+async function exportCsv(ctx: Ctx, tmp: string): Promise<void> {
+  const filter = resolveFilter(ctx.store, ctx.opts);
+  const total = countCells(ctx.store, filter);
+  const names = new Map(ctx.store.listClasses().map((c) => [c.id, c.name]));
+  const pred = predictionLookup(ctx.store.latestPredictionRun());
+  const fd = fs.openSync(path.join(tmp, 'cells.csv'), 'w');
+  try {
+    fs.writeSync(fd, cellsCsvHeader());
+    let buf: string[] = [];
+    for (const { rows } of cellsByImage(ctx.store, filter)) {
+      ctx.images++;
+      for (const r of rows) {
+        buf.push(cellCsvLine(r, names, pred));
+        ctx.cells++;
+      }
+      if (buf.length > 4096) {
+        fs.writeSync(fd, buf.join(''));
+        buf = [];
+        step(ctx, ctx.cells, total, 'csv');
+      }
+    }
+    fs.writeSync(fd, buf.join(''));
+  } finally {
+    fs.closeSync(fd);
+  }
+  ctx.files.push('cells.csv');
+  step(ctx, total, total, 'csv');
+}
+
+async function exportCoco(ctx: Ctx, tmp: string, out: string): Promise<void> {
+  const filter = resolveFilter(ctx.store, ctx.opts);
+  if (!ctx.opts.includeUnlabeled) filter.labeledOnly = true;
+  const total = countCells(ctx.store, filter);
+  const classes = ctx.store.listClasses();
+  const images: CocoImageInput[] = [];
+  const used = new Set<string>();
+  const copiedNames = new Set<string>();
+  let done = 0;
+  for (const { rows } of cellsByImage(ctx.store, filter)) {
+    const first = rows[0];
+    let fileName = relPath(out, first.imagePath);
+    if (ctx.opts.copyImages) {
+      const base = safeFileName(first.imageName);
+      let name = base;
+      for (let k = 2; copiedNames.has(name.toLowerCase()); k++)
+        name = `${path.parse(base).name}_${k}${path.extname(base)}`;
+      copiedNames.add(name.toLowerCase());
+      fs.mkdirSync(path.join(tmp, 'images'), { recursive: true });
+      try {
+        fs.copyFileSync(first.imagePath, path.join(tmp, 'images', name));
+        fileName = `images/${name}`;
+      } catch (err) {
+        ctx.warnings.push(`image ${first.imageName} not copied: ${(err as Error).message}`);
+      }
+    }
+    images.push({
+      fileName,
+      width: first.imageWidth,
+      height: first.imageHeight,
+      cells: rows.map((r) => {
+        const className = r.className ?? UNLABELED_CLASS;
+        used.add(className);
+        return {
+          bbox: r.bbox,
+          contour: r.contour ? Array.from(r.contour) : undefined,
+          className,
+          attributes: {
+            cell_id: r.id,
+            kind: r.kind,
+            annotator: r.annotator,
+            label_source: r.labelSource,
+          },
+        };
+      }),
+    });
+    ctx.cells += rows.length;
+    done += rows.length;
+    step(ctx, done, total, 'coco');
+  }
+  ctx.images = images.length;
+  // Every project class keeps a stable category id (its order in the class list), used or not, so two exports of
+  // the same project agree on ids.
+  const categories = classes.map((c) => c.name);
+  if (used.has(UNLABELED_CLASS) && !categories.some((c) => c.toLowerCase() === UNLABELED_CLASS)) {
+    categories.push(UNLABELED_CLASS);
+  }
+  const coco = buildCoco(images, categories);
+  fs.writeFileSync(path.join(tmp, 'annotations.json'), JSON.stringify(coco));
+  ctx.files.push('annotations.json');
+  if (ctx.opts.copyImages) ctx.files.push('images/');
+}
+
+function pickModel(store: CellStore, wanted: string | undefined) {
+  const models = store.listModels();
+  if (wanted) {
+    const m = store.getModel(/^\d+$/.test(wanted) ? Number(wanted) : wanted);
+    if (!m) throw new StoreError('not-found', `No model "${wanted}" in this project.`);
+    return m;
+  }
+  const best = models.filter((m) => m.embeddedCells > 0).sort((a, b) => b.embeddedCells - a.embeddedCells)[0];
+  if (!best) throw new StoreError('invalid', 'No embeddings in this project yet: run "reddino embed" first.');
+  return best;
+}
+
+async function exportNpy(ctx: Ctx, tmp: string): Promise<void> {
+  const model = pickModel(ctx.store, ctx.opts.model);
+  const filter = resolveFilter(ctx.store, ctx.opts);
+  const total = countCells(ctx.store, filter);
+  const rows: ExportCellRow[] = [];
+  for (const g of cellsByImage(ctx.store, filter)) {
+    ctx.images++;
+    for (const r of g.rows) rows.push({ ...r, contour: null });
+    step(ctx, rows.length, total, 'cells');
+  }
+  const { cellIds, vectors } = embeddingsForCells(
+    ctx.store,
+    model.id,
+    rows.map((r) => r.id),
+    model.dims,
+  );
+  if (cellIds.length < rows.length) {
+    ctx.warnings.push(
+      `${rows.length - cellIds.length} cell(s) have no ${model.name} embedding and were left out`,
+    );
+  }
+  const byId = new Map(rows.map((r) => [r.id, r]));
+  const names = new Map(ctx.store.listClasses().map((c) => [c.id, c.name]));
+  const pred = predictionLookup(ctx.store.latestPredictionRun());
+  fs.writeFileSync(path.join(tmp, 'embeddings.npy'), encodeNpyFloat32(vectors, cellIds.length, model.dims));
+  fs.writeFileSync(
+    path.join(tmp, 'cells.csv'),
+    cellsCsvHeader() + cellIds.map((id) => cellCsvLine(byId.get(id)!, names, pred)).join(''),
+  );
+  fs.writeFileSync(
+    path.join(tmp, 'model.json'),
+    JSON.stringify(
+      { id: model.id, name: model.name, kind: model.kind, dims: model.dims, arch: model.arch },
+      null,
+      2,
+    ),
+  );
+  ctx.cells = cellIds.length;
+  ctx.files.push('embeddings.npy', 'cells.csv', 'model.json');
+}
+
+async function exportGeoJson(ctx: Ctx, tmp: string, out: string): Promise<void> {
+  const filter = resolveFilter(ctx.store, ctx.opts);
+  const total = countCells(ctx.store, filter);
+  const colors = new Map(ctx.store.listClasses().map((c) => [c.id, c.color]));
+  const manifest: string[] = [csvRow(['file', 'image_path', 'image_id', 'width', 'height', 'cells'])];
+  const usedNames = new Set<string>();
+  let done = 0;
+  for (const { rows } of cellsByImage(ctx.store, filter)) {
+    const first = rows[0];
+    const stem = safeFileName(path.parse(first.imageName).name);
+    let file = `${stem}.geojson`;
+    if (usedNames.has(file.toLowerCase())) file = `${stem}_${first.imageId}.geojson`;
+    usedNames.add(file.toLowerCase());
+    const fc = buildQuPathGeoJson(
+      rows.map((r) => ({
+        bbox: r.bbox,
+        contour: r.contour ? Array.from(r.contour) : undefined,
+        className: r.className ?? undefined,
+        color: r.classId != null ? colors.get(r.classId) : undefined,
+        extra: { cellId: r.id, kind: r.kind, annotator: r.annotator, labelSource: r.labelSource },
+      })),
+    );
+    fs.writeFileSync(path.join(tmp, file), JSON.stringify(fc));
+    manifest.push(
+      csvRow([
+        file,
+        relPath(out, first.imagePath),
+        first.imageId,
+        first.imageWidth,
+        first.imageHeight,
+        rows.length,
+      ]),
+    );
+    ctx.files.push(file);
+    ctx.images++;
+    ctx.cells += rows.length;
+    done += rows.length;
+    step(ctx, done, total, 'geojson');
+  }
+  fs.writeFileSync(path.join(tmp, GEOJSON_MANIFEST), manifest.join(''));
+  ctx.files.push(GEOJSON_MANIFEST);
+}

@@ -1,0 +1,248 @@
+import { StoreError } from '../store/errors';
+import {
+  decidedItemCount,
+  getReviewSession,
+  insertReviewDecision,
+  insertReviewSession,
+  latestReviewDecisions,
+  listReviewSessions,
+  nextUndecidedItem,
+  reviewItems,
+  sessionHasCell,
+  setReviewSessionState,
+  type ReviewSessionRow,
+} from '../store/review-repo';
+import type { CellStore } from '../store/store';
+import { sampleWithoutReplacement } from './random';
+
+/** Which cells a review session queues. Stored with the session as JSON so the queue can be explained later. */
+export type ReviewFilter =
+  | {
+      kind: 'predicted';
+      /** Cells the latest prediction run assigns to one of these classes. */
+      classIds: number[];
+      imageIds?: number[];
+      /** Skip cells that already carry a label (default false: a second look at labeled cells is also review). */
+      unlabeledOnly?: boolean;
+      minConfidence?: number;
+    }
+  | { kind: 'unlabeled'; imageIds?: number[] }
+  | {
+      kind: 'qc-sample';
+      n: number;
+      seed: number;
+      imageIds?: number[];
+      /** Draw only from cells currently labeled with these classes (default: any cell). */
+      classIds?: number[];
+      labeledOnly?: boolean;
+    };
+
+export type ReviewMode = 'single' | 'blind';
+
+export interface ReviewSession {
+  id: number;
+  name: string;
+  mode: ReviewMode;
+  filter: ReviewFilter;
+  state: 'open' | 'closed';
+  createdBy: string;
+  createdAt: string;
+  itemCount: number;
+}
+
+function toSession(r: ReviewSessionRow): ReviewSession {
+  return { ...r, filter: JSON.parse(r.filter) as ReviewFilter };
+}
+
+/** Cells a filter selects, in queue order. */
+export function selectReviewCells(store: CellStore, filter: ReviewFilter): number[] {
+  const imageIds = filter.imageIds?.length ? filter.imageIds : undefined;
+  if (filter.kind === 'unlabeled') {
+    return store.queryCells({ imageIds, labeled: 'unlabeled', sort: 'image' }).map((c) => c.id);
+  }
+  if (filter.kind === 'predicted') {
+    const run = store.latestPredictionRun();
+    if (!run)
+      throw new StoreError('invalid', 'No predictions yet: train a classifier before reviewing predictions.');
+    const wanted = new Set(filter.classIds);
+    return store
+      .queryCells({ imageIds, labeled: filter.unlabeledOnly ? 'unlabeled' : 'any', sort: 'image' }, run)
+      .filter(
+        (c) =>
+          c.predictedClassId != null &&
+          wanted.has(c.predictedClassId) &&
+          (filter.minConfidence == null || (c.confidence ?? 0) >= filter.minConfidence),
+      )
+      .map((c) => c.id);
+  }
+  if (!Number.isInteger(filter.n) || filter.n <= 0) {
+    throw new StoreError('invalid', `A QC sample needs a positive whole number of cells, got ${filter.n}.`);
+  }
+  const candidates = store
+    .queryCells({
+      imageIds,
+      classIds: filter.classIds?.length ? filter.classIds : undefined,
+      labeled: filter.labeledOnly || filter.classIds?.length ? 'labeled' : 'any',
+      sort: 'id',
+    })
+    .map((c) => c.id);
+  return sampleWithoutReplacement(candidates, filter.n, filter.seed);
+}
+
+export function createReviewSession(
+  store: CellStore,
+  opts: { name: string; createdBy: string; mode?: ReviewMode; filter: ReviewFilter },
+): ReviewSession {
+  if (!opts.name.trim()) throw new StoreError('invalid', 'A review session needs a name.');
+  if (!opts.createdBy.trim())
+    throw new StoreError('invalid', 'A review session needs the name of its creator.');
+  const cellIds = selectReviewCells(store, opts.filter);
+  if (cellIds.length === 0)
+    throw new StoreError('invalid', 'The filter selects no cells; nothing to review.');
+  const id = insertReviewSession(
+    store,
+    {
+      name: opts.name.trim(),
+      mode: opts.mode ?? 'single',
+      filter: JSON.stringify(opts.filter),
+      createdBy: opts.createdBy,
+    },
+    cellIds,
+  );
+  return getSession(store, id);
+}
+
+export function getSession(store: CellStore, id: number): ReviewSession {
+  const r = getReviewSession(store, id);
+  if (!r) throw new StoreError('not-found', `No review session with id ${id}.`);
+  return toSession(r);
+}
+
+export function listSessions(store: CellStore): ReviewSession[] {
+  return listReviewSessions(store).map(toSession);
+}
+
+export function closeSession(store: CellStore, id: number): void {
+  getSession(store, id);
+  setReviewSessionState(store, id, 'closed');
+}
+
+export interface ReviewProgress {
+  sessionId: number;
+  reader: string;
+  total: number;
+  decided: number;
+  remaining: number;
+  /** Queue position of the next undecided item, or null when the reader is done. */
+  nextPosition: number | null;
+}
+
+export function reviewProgress(store: CellStore, sessionId: number, reader: string): ReviewProgress {
+  const s = getSession(store, sessionId);
+  const decided = decidedItemCount(store, sessionId, reader);
+  const next = nextUndecidedItem(store, sessionId, reader);
+  return {
+    sessionId,
+    reader,
+    total: s.itemCount,
+    decided,
+    remaining: s.itemCount - decided,
+    nextPosition: next?.position ?? null,
+  };
+}
+
+/** What a reader sees of one queued cell. */
+export interface ReviewItemBase {
+  sessionId: number;
+  position: number;
+  total: number;
+  cellId: number;
+  imageId: number;
+  bbox: [number, number, number, number];
+  centroid: [number, number];
+  /** This reader's own latest decision (undefined: not decided yet; null: decided "none of the classes"). */
+  ownDecision: number | null | undefined;
+}
+
+/**
+ * In blind mode the item carries no current label, no prediction and no other reader's decision: the fields are
+ * absent, not just hidden by the UI, so a second reading is independent.
+ */
+export type ReviewItem =
+  | (ReviewItemBase & { blind: true })
+  | (ReviewItemBase & {
+      blind: false;
+      currentClassId: number | null;
+      predictedClassId: number | null;
+      confidence: number | null;
+      otherDecisions: Array<{ reader: string; classId: number | null }>;
+    });
+
+export function reviewItemAt(
+  store: CellStore,
+  sessionId: number,
+  position: number,
+  reader: string,
+): ReviewItem | null {
+  const s = getSession(store, sessionId);
+  const item = reviewItems(store, sessionId).find((i) => i.position === position);
+  if (!item) return null;
+  const blind = s.mode === 'blind';
+  const run = blind ? null : store.latestPredictionRun();
+  const cell = store.queryCells({ cellIds: [item.cellId] }, run)[0];
+  if (!cell) return null;
+  const decisions = latestReviewDecisions(store, sessionId).filter((d) => d.cellId === item.cellId);
+  const own = decisions.find((d) => d.reader === reader);
+  const base: ReviewItemBase = {
+    sessionId,
+    position,
+    total: s.itemCount,
+    cellId: cell.id,
+    imageId: cell.imageId,
+    bbox: cell.bbox,
+    centroid: cell.centroid,
+    ownDecision: own ? own.classId : undefined,
+  };
+  if (blind) return { ...base, blind: true };
+  return {
+    ...base,
+    blind: false,
+    currentClassId: cell.classId,
+    predictedClassId: cell.predictedClassId,
+    confidence: cell.confidence,
+    otherDecisions: decisions
+      .filter((d) => d.reader !== reader)
+      .map((d) => ({ reader: d.reader, classId: d.classId })),
+  };
+}
+
+/** The reader's next undecided item: a session is resumable because progress lives in the decisions table. */
+export function nextReviewItem(
+  store: CellStore,
+  sessionId: number,
+  reader: string,
+  fromPosition = 0,
+): ReviewItem | null {
+  const next = nextUndecidedItem(store, sessionId, reader, fromPosition);
+  return next ? reviewItemAt(store, sessionId, next.position, reader) : null;
+}
+
+/**
+ * Records a reader's decision (append-only; a later one supersedes). `classId` null means "none of the classes /
+ * not a cell". It does not change the cell's label: labels change only by consensus or an explicit apply.
+ */
+export function decideReviewItem(
+  store: CellStore,
+  d: { sessionId: number; cellId: number; reader: string; classId: number | null },
+): number {
+  const s = getSession(store, d.sessionId);
+  if (s.state !== 'open') throw new StoreError('invalid', `Review session "${s.name}" is closed.`);
+  if (!d.reader.trim()) throw new StoreError('invalid', 'A review decision needs the reader name.');
+  if (!sessionHasCell(store, d.sessionId, d.cellId)) {
+    throw new StoreError('not-found', `Cell ${d.cellId} is not in review session "${s.name}".`);
+  }
+  if (d.classId != null && !store.findClass(d.classId)) {
+    throw new StoreError('not-found', `No class with id ${d.classId}.`);
+  }
+  return insertReviewDecision(store, d);
+}

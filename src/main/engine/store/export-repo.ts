@@ -1,0 +1,179 @@
+import type { CellKind, CellOrigin, LabelSource } from '../../../shared/domain';
+import type { CellStore } from './store';
+
+/** SQL behind exports and reports: one streaming query over cells with their image, label and its provenance. */
+
+export interface ExportCellFilter {
+  imageIds?: number[];
+  classIds?: number[];
+  labeledOnly?: boolean;
+  /**
+   * Only cells whose current label a person confirmed in review: applied with source 'review', or equal to a
+   * reader's decision or a consensus on that cell.
+   */
+  reviewedOnly?: boolean;
+}
+
+export interface ExportCellRow {
+  id: number;
+  imageId: number;
+  imagePath: string;
+  imageName: string;
+  imageWidth: number;
+  imageHeight: number;
+  kind: CellKind;
+  origin: CellOrigin;
+  bbox: [number, number, number, number];
+  centroid: [number, number];
+  touchesBorder: boolean;
+  contour: Float32Array | null;
+  area: number | null;
+  perimeter: number | null;
+  circularity: number | null;
+  convexity: number | null;
+  eccentricity: number | null;
+  meanColor: [number, number, number] | null;
+  classId: number | null;
+  className: string | null;
+  annotator: string | null;
+  labelSource: LabelSource | null;
+  labeledAt: string | null;
+}
+
+function blobF32(b: Buffer): Float32Array {
+  const out = new Float32Array(b.byteLength / 4);
+  new Uint8Array(out.buffer).set(b);
+  return out;
+}
+
+function hasTable(store: CellStore, name: string): boolean {
+  return !!store.db.prepare(`SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?`).get(name);
+}
+
+function exportWhere(store: CellStore, f: ExportCellFilter): { clause: string; params: number[] } {
+  const where: string[] = [];
+  const params: number[] = [];
+  if (f.imageIds?.length) {
+    where.push(`c.image_id IN (${f.imageIds.map(() => '?').join(',')})`);
+    params.push(...f.imageIds);
+  }
+  if (f.classIds?.length) {
+    where.push(`l.class_id IN (${f.classIds.map(() => '?').join(',')})`);
+    params.push(...f.classIds);
+  }
+  if (f.labeledOnly || f.reviewedOnly) where.push('l.class_id IS NOT NULL');
+  if (f.reviewedOnly) {
+    const consensus = hasTable(store, 'review_consensus')
+      ? `OR EXISTS (SELECT 1 FROM review_consensus r WHERE r.cell_id = c.id AND r.class_id = l.class_id)`
+      : '';
+    where.push(`(b.source = 'review'
+                 OR EXISTS (SELECT 1 FROM review_decisions d WHERE d.cell_id = c.id AND d.class_id = l.class_id)
+                 ${consensus})`);
+  }
+  return { clause: where.length ? 'WHERE ' + where.join(' AND ') : '', params };
+}
+
+const EXPORT_JOINS = `FROM cells c JOIN images i ON i.id = c.image_id
+               LEFT JOIN cell_labels l ON l.cell_id = c.id
+               LEFT JOIN classes cl ON cl.id = l.class_id
+               LEFT JOIN annotations a ON a.id = l.annotation_id
+               LEFT JOIN label_batches b ON b.id = a.batch_id`;
+
+export function countExportCells(store: CellStore, f: ExportCellFilter = {}): number {
+  const { clause, params } = exportWhere(store, f);
+  return (store.db.prepare(`SELECT count(*) AS n ${EXPORT_JOINS} ${clause}`).get(...params) as { n: number })
+    .n;
+}
+
+/** Cells in image order (then id), so an exporter decodes each field image once. */
+export function* iterateExportCells(
+  store: CellStore,
+  f: ExportCellFilter = {},
+): IterableIterator<ExportCellRow> {
+  const { clause, params } = exportWhere(store, f);
+  const sql = `SELECT c.id, c.image_id, i.path AS image_path, i.name AS image_name, i.width AS image_width,
+                      i.height AS image_height, c.kind, c.origin, c.x, c.y, c.w, c.h, c.cx, c.cy, c.touches_border,
+                      c.contour, c.area, c.perimeter, c.circularity, c.convexity, c.eccentricity,
+                      c.mean_r, c.mean_g, c.mean_b, l.class_id, cl.name AS class_name, b.annotator, b.source,
+                      a.created_at AS labeled_at
+               ${EXPORT_JOINS}
+               ${clause}
+               ORDER BY c.image_id, c.id`;
+  for (const r of store.db.prepare(sql).iterate(...params) as IterableIterator<{
+    id: number;
+    image_id: number;
+    image_path: string;
+    image_name: string;
+    image_width: number;
+    image_height: number;
+    kind: CellKind;
+    origin: CellOrigin;
+    x: number;
+    y: number;
+    w: number;
+    h: number;
+    cx: number;
+    cy: number;
+    touches_border: number;
+    contour: Buffer | null;
+    area: number | null;
+    perimeter: number | null;
+    circularity: number | null;
+    convexity: number | null;
+    eccentricity: number | null;
+    mean_r: number | null;
+    mean_g: number | null;
+    mean_b: number | null;
+    class_id: number | null;
+    class_name: string | null;
+    annotator: string | null;
+    source: LabelSource | null;
+    labeled_at: string | null;
+  }>) {
+    yield {
+      id: r.id,
+      imageId: r.image_id,
+      imagePath: r.image_path,
+      imageName: r.image_name,
+      imageWidth: r.image_width,
+      imageHeight: r.image_height,
+      kind: r.kind,
+      origin: r.origin,
+      bbox: [r.x, r.y, r.w, r.h],
+      centroid: [r.cx, r.cy],
+      touchesBorder: r.touches_border === 1,
+      contour: r.contour ? blobF32(r.contour) : null,
+      area: r.area,
+      perimeter: r.perimeter,
+      circularity: r.circularity,
+      convexity: r.convexity,
+      eccentricity: r.eccentricity,
+      meanColor:
+        r.mean_r != null && r.mean_g != null && r.mean_b != null ? [r.mean_r, r.mean_g, r.mean_b] : null,
+      classId: r.class_id,
+      className: r.class_name,
+      annotator: r.annotator,
+      labelSource: r.source,
+      labeledAt: r.labeled_at,
+    };
+  }
+}
+
+/** Embedding vectors of the given cells for one model, in the order asked; a cell without a vector is skipped. */
+export function embeddingsForCells(
+  store: CellStore,
+  modelId: number,
+  cellIds: readonly number[],
+  dims: number,
+): { cellIds: number[]; vectors: Float32Array } {
+  const all = store.getEmbeddings(modelId);
+  if (all.dims !== dims) throw new Error(`model ${modelId} has ${all.dims} dims, expected ${dims}`);
+  const index = new Map<number, number>();
+  for (let i = 0; i < all.cellIds.length; i++) index.set(all.cellIds[i], i);
+  const kept = cellIds.filter((id) => index.has(id));
+  const vectors = new Float32Array(kept.length * dims);
+  kept.forEach((id, k) =>
+    vectors.set(all.vectors.subarray(index.get(id)! * dims, (index.get(id)! + 1) * dims), k * dims),
+  );
+  return { cellIds: kept, vectors };
+}
