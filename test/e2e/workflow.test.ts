@@ -10,6 +10,26 @@ afterAll(async () => {
   await e?.close();
 });
 
+const labelOf = (cellId: number) => e.engine.project.labelsFor(Int32Array.of(cellId))[0];
+const classId = (name: string) => e.engine.project.findClass(name)!.id;
+const tileIds = async () =>
+  (
+    await e.page
+      .getByTestId('gallery-tile')
+      .evaluateAll((els) => els.map((el) => el.getAttribute('data-cell-id')))
+  ).map(Number);
+async function waitUntil(
+  what: string,
+  ok: () => boolean | Promise<boolean>,
+  timeoutMs = 30_000,
+): Promise<void> {
+  const t0 = Date.now();
+  while (!(await ok())) {
+    if (Date.now() - t0 > timeoutMs) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
 describe('labeling workflow in headless Chromium', () => {
   it('imports the Chula fields through the import view with a progress bar', async () => {
     const { page } = e;
@@ -31,18 +51,202 @@ describe('labeling workflow in headless Chromium', () => {
     await e.screenshot('slides');
   });
 
-  it('labels cells with hotkeys in the gallery and undoes with Ctrl+Z', async () => {
+  it('labels cells with hotkeys, shift-click, ctrl-click and a drag box in the gallery; undo and redo', async () => {
     const { page } = e;
     await page.getByTestId('nav-gallery').click();
     const tiles = page.getByTestId('gallery-tile');
     await tiles.first().waitFor();
-    await tiles.first().click();
-    const firstId = Number(await tiles.first().getAttribute('data-cell-id'));
+    const ids = await tileIds();
+    expect(ids.length).toBeGreaterThan(20);
+
+    // Key, key: labeling the focused cell moves the focus on to the next one.
+    await tiles.nth(0).click();
     await page.keyboard.press('2');
-    await page.getByTestId('notice').filter({ hasText: 'echinocyte' }).waitFor();
+    await waitUntil('first label', () => labelOf(ids[0]) === classId('echinocyte'));
+    await page.keyboard.press('1');
+    await waitUntil('second label', () => labelOf(ids[1]) === classId('normal'));
+    expect(await page.getByTestId('class-count-echinocyte').textContent()).toBe('1');
+
+    // Shift-click from the anchor (index 2, where the focus moved) to index 5, then ctrl-click index 8.
+    await tiles.nth(2).click();
+    await tiles.nth(5).click({ modifiers: ['Shift'] });
+    await tiles.nth(8).click({ modifiers: ['Control'] });
+    expect(await page.getByTestId('gallery-selection-count').textContent()).toBe('5 selected');
+    await page.keyboard.press('4');
+    await waitUntil('range label', () =>
+      [2, 3, 4, 5, 8].every((i) => labelOf(ids[i]) === classId('spherocyte')),
+    );
+    expect(labelOf(ids[6])).toBe(-1);
+
+    // Arrow keys move the focus; shift+arrow extends.
+    await tiles.nth(9).click();
+    await page.keyboard.press('Shift+ArrowRight');
+    expect(await page.getByTestId('gallery-selection-count').textContent()).toBe('2 selected');
+    await page.keyboard.press('Escape');
+
+    // Drag a box from the gap before tile 10 across tiles 10..12.
+    const a = (await tiles.nth(10).boundingBox())!;
+    const b = (await tiles.nth(12).boundingBox())!;
+    await page.mouse.move(a.x + 5, a.y + 5);
+    await page.mouse.down();
+    await page.mouse.move(a.x + 40, a.y + 20, { steps: 3 });
+    await page.mouse.move(b.x + b.width - 5, b.y + b.height - 5, { steps: 5 });
+    await e.screenshot('gallery-drag-box');
+    await page.mouse.up();
+    expect(await page.getByTestId('gallery-selection-count').textContent()).toBe('3 selected');
+    await page.keyboard.press('q');
+    await waitUntil('box label', () => [10, 11, 12].every((i) => labelOf(ids[i]) === classId('artifact')));
+
+    await page.keyboard.press('Control+z');
+    await waitUntil('undo', () => [10, 11, 12].every((i) => labelOf(ids[i]) === -1));
+    expect(labelOf(ids[8])).toBe(classId('spherocyte'));
+    await page.keyboard.press('Control+Shift+Z');
+    await waitUntil('redo', () => labelOf(ids[10]) === classId('artifact'));
+    await page.keyboard.press('Control+z');
+    await waitUntil('undo again', () => labelOf(ids[10]) === -1);
+    await page.keyboard.press('Control+y');
+    await waitUntil('redo with Ctrl+Y', () => labelOf(ids[10]) === classId('artifact'));
+    const history = e.engine.project.cellHistory(ids[10]);
+    expect(history.map((h) => h.action)).toEqual(['apply', 'undo', 'redo', 'undo', 'redo']);
+
+    await tiles.nth(10).click();
+    await page.getByTestId('cell-history').waitFor();
+    expect(await page.getByTestId('cell-history').locator('li').count()).toBe(5);
     await e.screenshot('gallery');
-    const echino = e.engine.project.findClass('echinocyte')!;
-    expect(Array.from(e.engine.project.labelsFor(Int32Array.of(firstId)))).toEqual([echino.id]);
+    expect(e.engine.project.stats().labelsPerClass).toMatchObject({
+      echinocyte: 1,
+      normal: 1,
+      spherocyte: 5,
+      artifact: 3,
+    });
+  });
+
+  it('computes the map, lassoes cells and labels them with a class key', async () => {
+    const { page } = e;
+    await page.getByTestId('nav-map').click();
+    await page.getByTestId('map-start').click();
+    await waitForJob(e, 'map');
+    await page.getByTestId('map-info').waitFor();
+    await page.waitForTimeout(800);
+    await e.screenshot('map');
+    const box = (await page.getByTestId('map-canvas').boundingBox())!;
+    // Aim the lasso at the densest spot of the layout, placed as the view fits it (centre, 85% of the short side).
+    const map = (await e.engine.call('map.get', {})) as { xy: Float32Array };
+    const xy = map.xy;
+    let minX = Infinity,
+      maxX = -Infinity,
+      minY = Infinity,
+      maxY = -Infinity;
+    for (let i = 0; i < xy.length; i += 2) {
+      minX = Math.min(minX, xy[i]);
+      maxX = Math.max(maxX, xy[i]);
+      minY = Math.min(minY, xy[i + 1]);
+      maxY = Math.max(maxY, xy[i + 1]);
+    }
+    const scale = (0.85 * Math.min(box.width, box.height)) / Math.max(maxX - minX, maxY - minY);
+    const toScreen = (i: number) => [
+      box.x + box.width / 2 + (xy[2 * i] - (minX + maxX) / 2) * scale,
+      box.y + box.height / 2 + (xy[2 * i + 1] - (minY + maxY) / 2) * scale,
+    ];
+    const r = 25;
+    let best = 0;
+    let bestCount = -1;
+    for (let i = 0; i < xy.length / 2; i += 7) {
+      const [x, y] = toScreen(i);
+      let c = 0;
+      for (let j = 0; j < xy.length / 2; j++) {
+        const [u, v] = toScreen(j);
+        if (Math.abs(u - x) < r * 0.8 && Math.abs(v - y) < r * 0.8) c++;
+      }
+      if (c > bestCount) [best, bestCount] = [i, c];
+    }
+    const [cx, cy] = toScreen(best);
+    await page.mouse.move(cx - r, cy - r);
+    await page.mouse.down();
+    for (const [x, y] of [
+      [cx + r, cy - r],
+      [cx + r, cy + r],
+      [cx - r, cy + r],
+      [cx - r, cy - r + 2],
+    ])
+      await page.mouse.move(x, y, { steps: 6 });
+    await e.screenshot('map-lasso');
+    await page.mouse.up();
+    const countText = (await page.getByTestId('map-selection-count').textContent()) ?? '';
+    const n = Number(countText.replace(/\D/g, ''));
+    expect(n).toBeGreaterThan(0);
+    const before = e.engine.project.stats().labelsPerClass['target cell'] ?? 0;
+    await page.keyboard.press('6');
+    await waitUntil(
+      'lasso label',
+      () => (e.engine.project.stats().labelsPerClass['target cell'] ?? 0) === before + n,
+    );
+    await page.getByTestId('map-open-gallery').click();
+    await page.getByTestId('gallery-source').waitFor();
+    expect(await page.getByTestId('gallery-total').textContent()).toContain(n.toLocaleString('en-US'));
+    await page.getByTestId('gallery-show-all').click();
+  });
+
+  it('accepts, rejects and reassigns suggestions in the review queue', async () => {
+    const { page } = e;
+    await page.getByTestId('nav-models').click();
+    await page.getByTestId('model-row').first().waitFor();
+    await e.screenshot('models');
+    await page.getByTestId('nav-review').click();
+    const card = page.getByTestId('suggestion').first();
+    await card.waitFor();
+    await e.screenshot('review');
+    const first = Number(await card.getAttribute('data-cell-id'));
+    await page.keyboard.press('x');
+    await waitUntil('reject', async () => Number(await card.getAttribute('data-cell-id')) !== first);
+    expect(labelOf(first)).toBe(-1);
+    const second = Number(await card.getAttribute('data-cell-id'));
+    await page.keyboard.press('s');
+    await waitUntil('reassign', () => labelOf(second) === classId('schizont'));
+    const third = Number(await card.getAttribute('data-cell-id'));
+    const hasPrediction = (await page.getByTestId('suggestion-prediction').first().textContent())?.includes(
+      '%',
+    );
+    await page.keyboard.press('a');
+    if (hasPrediction) {
+      await waitUntil('accept', () => labelOf(third) > 0);
+      const last = e.engine.project.cellHistory(third).at(-1)!;
+      expect(last.source).toBe('suggestion');
+    }
+    expect(await page.getByTestId('suggest-counts').textContent()).toMatch(/rejected 1 · reassigned 1/);
+  });
+
+  it('propagates a label to similar cells as one undoable step', async () => {
+    const { page } = e;
+    await page.getByTestId('nav-gallery').click();
+    const tiles = page.getByTestId('gallery-tile');
+    await tiles.first().waitFor();
+    await tiles.nth(8).click();
+    await page.getByTestId('gallery-propagate').click();
+    await page.getByTestId('propagate-count').waitFor();
+    // Morphology vectors are less tightly clustered than RedDino's: lower the threshold from the 0.9 default.
+    await page.getByTestId('propagate-threshold').fill('0.6');
+    await page.getByTestId('propagate-candidate').first().waitFor();
+    await e.screenshot('propagate');
+    const chosen = await page
+      .getByTestId('propagate-candidate')
+      .evaluateAll((els) => els.filter((el) => el.getAttribute('aria-pressed') === 'true').length);
+    expect(chosen).toBeGreaterThan(0);
+    const before = e.engine.project.stats().labeled;
+    await page.getByTestId('propagate-commit').click();
+    await page.getByTestId('propagate-panel').waitFor({ state: 'detached' });
+    const batch = e.engine.project.db
+      .prepare(`SELECT id, source FROM label_batches ORDER BY id DESC LIMIT 1`)
+      .get() as { id: number; source: string };
+    expect(batch.source).toBe('propagated');
+    const changed = e.engine.project.db
+      .prepare(`SELECT count(*) FROM annotations WHERE batch_id = ?`)
+      .pluck()
+      .get(batch.id) as number;
+    expect(changed).toBeGreaterThan(0);
+    expect(changed).toBeLessThanOrEqual(chosen);
+    await page.keyboard.press('Control+z');
+    await waitUntil('undo propagation', () => e.engine.project.stats().labeled === before);
     expect(e.consoleErrors).toEqual([]);
   });
 });

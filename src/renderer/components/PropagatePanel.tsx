@@ -123,7 +123,14 @@ export function PropagatePanel({
         <p className="muted">Searching…</p>
       ) : (
         <p data-testid="propagate-count">
-          {chosen.length} of {candidates.length} candidates at ≥ {threshold.toFixed(2)}
+          {chosen.length} cells chosen at similarity ≥ {threshold.toFixed(2)}
+          {candidates.length > shown.length && (
+            <span className="muted">
+              {' '}
+              ({candidates.length - shown.length} more between {FLOOR.toFixed(2)} and {threshold.toFixed(2)}:
+              lower the threshold to see them)
+            </span>
+          )}
         </p>
       )}
       <div className="candidate-grid">
