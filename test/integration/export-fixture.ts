@@ -21,11 +21,13 @@ export interface FixtureProject {
   runId: number;
 }
 
-function circle(cx: number, cy: number, r: number, n = 24): Float32Array {
+/** An ellipse inscribed in the bbox (24 vertices, 4 of them on the bbox edges, so its extent is the bbox). */
+function ellipse(bbox: readonly [number, number, number, number], n = 24): Float32Array {
+  const [x, y, w, h] = bbox;
   const out = new Float32Array(2 * n);
   for (let i = 0; i < n; i++) {
-    out[2 * i] = cx + r * Math.cos((2 * Math.PI * i) / n);
-    out[2 * i + 1] = cy + r * Math.sin((2 * Math.PI * i) / n);
+    out[2 * i] = x + w / 2 + (w / 2) * Math.cos((2 * Math.PI * i) / n);
+    out[2 * i + 1] = y + h / 2 + (h / 2) * Math.sin((2 * Math.PI * i) / n);
   }
   return out;
 }
@@ -77,10 +79,10 @@ export async function buildFixtureProject(
           origin: 'imported-annotation' as const,
           bbox: c.bbox,
           centroid: [cx, cy] as [number, number],
-          contour: circle(cx, cy, Math.min(w, h) / 2 - 1),
-          area: Math.PI * (Math.min(w, h) / 2 - 1) ** 2,
-          perimeter: 2 * Math.PI * (Math.min(w, h) / 2 - 1),
-          circularity: 1,
+          contour: ellipse(c.bbox),
+          area: (Math.PI * w * h) / 4,
+          perimeter: (Math.PI * (w + h)) / 2,
+          circularity: Math.min(w, h) / Math.max(w, h),
         };
       }),
     );
