@@ -80,27 +80,31 @@ async function realCrops(): Promise<Float32Array> {
 
 interface TorchRun {
   images_per_s: number;
+  images_per_cpu_s: number;
   peak_rss_mb: number;
   blas_libraries: string[];
   load?: number[];
 }
 
-function runTorch(inputsNpy: string, outNpy: string): TorchRun {
-  const env: NodeJS.ProcessEnv = { ...process.env, OMP_NUM_THREADS: String(THREADS) };
+function runTorch(inputsNpy: string, outNpy: string, threads = THREADS): TorchRun {
+  const env: NodeJS.ProcessEnv = { ...process.env, OMP_NUM_THREADS: String(threads) };
   if (fs.existsSync(OPENBLAS_OPENMP)) env.LD_LIBRARY_PATH = OPENBLAS_OPENMP;
   const args = [path.join(ROOT, 'scripts/torch_vit_bench.py'), CACHE, inputsNpy, outNpy];
-  args.push('--batch', String(BATCH), '--threads', String(THREADS), '--seconds', String(SECONDS));
+  args.push('--batch', String(BATCH), '--threads', String(threads), '--seconds', String(SECONDS));
   const run = JSON.parse(execFileSync(PYTHON, args, { encoding: 'utf8', env })) as TorchRun;
   return { ...run, load: load() };
 }
 
 interface Throughput {
   imagesPerSecond: number;
+  /** Images per second of this process's CPU time (user + system), all threads together. */
+  imagesPerCpuSecond: number;
   runs: number;
   load: number[];
 }
 
 async function measure(onnxPath: string, inputs: Float32Array, opts: VitSessionOptions = {}) {
+  // Sessions run one at a time; the embeddings double as the parity check.
   const session = await openVitSession(onnxPath, { provider: 'cpu', threads: THREADS, ...opts });
   try {
     const n = inputs.length / PER;
@@ -112,13 +116,20 @@ async function measure(onnxPath: string, inputs: Float32Array, opts: VitSessionO
     const batch = inputs.subarray(0, BATCH * PER);
     for (let i = 0; i < 2; i++) await session.embed(batch, BATCH);
     let runs = 0;
+    const cpu0 = process.cpuUsage();
     const t0 = performance.now();
     while (performance.now() - t0 < SECONDS * 1000 || runs < 3) {
       await session.embed(batch, BATCH);
       runs++;
     }
     const dt = (performance.now() - t0) / 1000;
-    const throughput: Throughput = { imagesPerSecond: (runs * BATCH) / dt, runs, load: load() };
+    const cpu = process.cpuUsage(cpu0);
+    const throughput: Throughput = {
+      imagesPerSecond: (runs * BATCH) / dt,
+      imagesPerCpuSecond: (runs * BATCH) / ((cpu.user + cpu.system) / 1e6),
+      runs,
+      load: load(),
+    };
     return { embeddings: all, dims: session.dims, throughput };
   } finally {
     await session.close();
@@ -147,13 +158,16 @@ function compare(a: Float32Array, b: Float32Array, dims: number) {
   return { maxAbsError: maxAbs, minCosine: minCos, meanCosine: sumCos / rows };
 }
 
-function fmaPeak(): { gflops: number; threads: number } {
+interface FmaPeak {
+  threads: number;
+  gflops: number;
+  gflopsPerCoreCpuSecond: number;
+}
+
+function fmaPeak(): FmaPeak {
   const exe = path.join(ROOT, '.cache/fma-peak');
   execFileSync('gcc', ['-O3', '-march=native', '-pthread', path.join(ROOT, 'bench/fma/peak.c'), '-o', exe]);
-  return JSON.parse(execFileSync(exe, [String(THREADS), '2'], { encoding: 'utf8' })) as {
-    gflops: number;
-    threads: number;
-  };
+  return JSON.parse(execFileSync(exe, [String(THREADS), '2'], { encoding: 'utf8' })) as FmaPeak;
 }
 
 async function main() {
@@ -195,6 +209,11 @@ async function main() {
   const torchBest = best((r) => r.torch.images_per_s);
   const ortFp32Best = best((r) => r.ortFp32.imagesPerSecond);
   const ortInt8Best = best((r) => r.ortInt8.imagesPerSecond);
+  // One thread, rated per CPU-second: on a shared machine this measures what one core does while it runs,
+  // independent of how much of the core other processes take.
+  const ortFp32Core = (await measure(fp32Path, inputs, { threads: 1 })).throughput;
+  const torchCore = runTorch(inputsNpy, path.join(CACHE, 'torch-cls-1t.npy'), 1);
+  const ortInt8Core = (await measure(int8Path, inputs, { threads: 1 })).throughput;
   const torchCls = readNpyFloat32(torchNpy);
   const peak = fmaPeak();
 
@@ -226,6 +245,20 @@ async function main() {
       fmaProbeGflops: peak.gflops,
       ortFp32Gflops: ortFp32Best * GFLOP_PER_IMAGE,
       fractionOfPeak: (ortFp32Best * GFLOP_PER_IMAGE) / peak.gflops,
+    },
+    perCoreCpuTime: {
+      note: '1 thread, batch 8, images per CPU-second of the process; peak = FMA probe per thread CPU-second',
+      fmaProbeGflopsPerCore: peak.gflopsPerCoreCpuSecond,
+      imagesPerCpuSecond: {
+        torchEager: torchCore.images_per_cpu_s,
+        ortFp32: ortFp32Core.imagesPerCpuSecond,
+        ortInt8: ortInt8Core.imagesPerCpuSecond,
+      },
+      speedup: {
+        ortFp32VsTorch: ortFp32Core.imagesPerCpuSecond / torchCore.images_per_cpu_s,
+        ortInt8VsTorch: ortInt8Core.imagesPerCpuSecond / torchCore.images_per_cpu_s,
+      },
+      ortFp32FractionOfPeak: (ortFp32Core.imagesPerCpuSecond * GFLOP_PER_IMAGE) / peak.gflopsPerCoreCpuSecond,
     },
     peakRssMb: {
       node: process.resourceUsage().maxRSS / 1024,

@@ -63,17 +63,21 @@ def main():
         for _ in range(2):
             model(batch)
         runs = 0
+        r0 = resource.getrusage(resource.RUSAGE_SELF)
         t0 = time.perf_counter()
         while time.perf_counter() - t0 < args.seconds or runs < 3:
             model(batch)
             runs += 1
         dt = time.perf_counter() - t0
+        r1 = resource.getrusage(resource.RUSAGE_SELF)
+        cpu_s = (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime)
     print(json.dumps({
         'torch': torch.__version__,
         'threads': torch.get_num_threads(),
         'batch': args.batch,
         'runs': runs,
         'images_per_s': runs * args.batch / dt,
+        'images_per_cpu_s': runs * args.batch / cpu_s,
         'peak_rss_mb': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         'blas_libraries': sorted({line.split()[-1] for line in open('/proc/self/maps') if 'blas' in line}),
     }))

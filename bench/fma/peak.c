@@ -11,6 +11,7 @@
 
 static long iterations;
 static float sink[64];
+static double thread_cpu[256];
 
 static double now(void) {
   struct timespec t;
@@ -18,8 +19,15 @@ static double now(void) {
   return t.tv_sec + t.tv_nsec * 1e-9;
 }
 
+static double thread_now(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+  return t.tv_sec + t.tv_nsec * 1e-9;
+}
+
 static void *run(void *arg) {
   long id = (long)arg;
+  double c0 = thread_now();
   __m256 acc[CHAINS];
   for (int c = 0; c < CHAINS; c++) acc[c] = _mm256_set1_ps(0.001f * (c + id));
   const __m256 a = _mm256_set1_ps(0.999999f);
@@ -33,6 +41,7 @@ static void *run(void *arg) {
   float out[8];
   _mm256_storeu_ps(out, s);
   sink[id % 64] = out[0];
+  thread_cpu[id] = thread_now() - c0;
   return NULL;
 }
 
@@ -51,12 +60,19 @@ int main(int argc, char **argv) {
   iterations = 1000000;
   double t = timed(1);  // calibrate to about `seconds` per run
   iterations = (long)(iterations * seconds / t);
-  double best = 0;
+  double best = 0, best_per_cpu_s = 0;
   for (int rep = 0; rep < 3; rep++) {
     double dt = timed(threads);
-    double gflops = (double)iterations * CHAINS * 8 * 2 * threads / dt / 1e9;
+    double flop = (double)iterations * CHAINS * 8 * 2;
+    double gflops = flop * threads / dt / 1e9;
     if (gflops > best) best = gflops;
+    // Per CPU-second of one thread: what one core delivers when it is not shared with other processes.
+    for (int t = 0; t < threads; t++) {
+      double g = flop / thread_cpu[t] / 1e9;
+      if (g > best_per_cpu_s) best_per_cpu_s = g;
+    }
   }
-  printf("{\"threads\":%d,\"gflops\":%.2f,\"sink\":%g}\n", threads, best, (double)sink[0]);
+  printf("{\"threads\":%d,\"gflops\":%.2f,\"gflopsPerCoreCpuSecond\":%.2f,\"sink\":%g}\n", threads, best,
+         best_per_cpu_s, (double)sink[0]);
   return 0;
 }

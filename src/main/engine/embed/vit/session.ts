@@ -16,6 +16,11 @@ export interface VitSessionOptions {
   /** Overrides for benchmarking; the defaults are what measured fastest on CPU. */
   graphOptimizationLevel?: 'disabled' | 'basic' | 'extended' | 'all';
   enableCpuMemArena?: boolean;
+  /**
+   * Let idle intra-op threads spin between operators (onnxruntime's default). Spinning lowers latency on a
+   * dedicated machine and wastes the CPU that other processes need on a shared one.
+   */
+  allowSpinning?: boolean;
   /** Saves the graph after onnxruntime's optimizations (for inspecting fusions). */
   optimizedModelFilePath?: string;
 }
@@ -87,6 +92,9 @@ export async function openVitSession(onnxPath: string, options: VitSessionOption
         enableCpuMemArena: options.enableCpuMemArena ?? true,
         enableMemPattern: true,
         ...(options.optimizedModelFilePath ? { optimizedModelFilePath: options.optimizedModelFilePath } : {}),
+        ...(options.allowSpinning === false
+          ? { extra: { session: { intra_op: { allow_spinning: '0' }, inter_op: { allow_spinning: '0' } } } }
+          : {}),
       });
       provider = candidate;
       break;
