@@ -207,7 +207,7 @@ command({
       counts[name] = (counts[name] ?? 0) + 1;
     }
     if (values.out) {
-      const lines = ['cell_id,predicted,confidence,margin'];
+      const lines = [csvRow(['cell_id', 'predicted', 'confidence', 'margin'])];
       for (let i = 0; i < run.cellIds.length; i++) {
         lines.push(
           csvRow([
@@ -219,7 +219,7 @@ command({
         );
       }
       const tmp = `${values.out}.tmp-${process.pid}`;
-      fs.writeFileSync(tmp, lines.join('\n') + '\n');
+      fs.writeFileSync(tmp, lines.join(''));
       fs.renameSync(tmp, values.out);
     }
     const out = {
