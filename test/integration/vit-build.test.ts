@@ -172,6 +172,22 @@ describe('importVitModel', () => {
     ).rejects.toThrow(/224x224/);
   });
 
+  it('writes weights as ONNX external data when they exceed the inline limit', async () => {
+    const modelsDir = path.join(tmp.dir, 'models-external');
+    const record = await importVitModel(path.join(FIXTURE, 'plain'), {
+      modelsDir,
+      maxInlineWeightBytes: 1000,
+    });
+    const files = fs.readdirSync(modelsDir).sort();
+    expect(files).toHaveLength(2);
+    const dataFile = files.find((f) => f.endsWith('.onnx.data')) as string;
+    expect(fs.statSync(path.join(modelsDir, dataFile)).size).toBeGreaterThan(
+      fs.statSync(record.onnxPath).size,
+    );
+    const reference = readNpyFloat32(path.join(FIXTURE, 'plain', 'cls.npy'));
+    expect(maxAbsDiff(await embedAll(record.onnxPath), reference.data)).toBeLessThan(1e-4);
+  });
+
   it('refuses pickle checkpoints and explains why', async () => {
     const modelsDir = path.join(tmp.dir, 'models-pickle');
     for (const ext of ['.pth', '.bin', '.pt', '.ckpt', '.pkl']) {

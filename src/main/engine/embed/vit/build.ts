@@ -53,6 +53,8 @@ export interface VitBuildOptions extends VitProgressOptions {
    * positional-embedding grid. Another size resamples the positional embedding like timm (bicubic).
    */
   inputSize?: number;
+  /** Weights beyond this size go to `<out>.data` (ONNX external data); default 1.5 GiB. */
+  maxInlineWeightBytes?: number;
   /** Runs the built graph once (default true). */
   selfTest?: boolean;
 }
@@ -314,7 +316,7 @@ export async function buildVitOnnx(
     });
     checkAborted(options.signal);
     fs.mkdirSync(path.dirname(path.resolve(outPath)), { recursive: true });
-    files.push(...writeOnnxModel(outPath, model));
+    files.push(...writeOnnxModel(outPath, model, options.maxInlineWeightBytes));
   } finally {
     file.close();
   }
@@ -367,6 +369,7 @@ export interface VitImportOptions extends VitProgressOptions {
   mean?: [number, number, number];
   std?: [number, number, number];
   quantize?: VitQuantization;
+  maxInlineWeightBytes?: number;
 }
 
 function pickleRefusal(filePath: string): string {
@@ -386,14 +389,11 @@ function slugify(name: string): string {
   return slug || 'model';
 }
 
-async function placeInModelsDir(tmpPath: string, modelsDir: string, name: string, extraFiles: string[]) {
+async function placeInModelsDir(tmpPath: string, modelsDir: string, name: string) {
   const sha = await sha256File(tmpPath);
   // Content-addressed file name: importing the same model twice yields the same file, never a clobbered one.
+  // An external-data file keeps its name: the .onnx refers to it by that name.
   const finalPath = path.join(modelsDir, `${slugify(name)}-${sha.slice(0, 12)}.onnx`);
-  for (const extra of extraFiles) {
-    // External weights are referenced by file name from inside the .onnx, so they keep theirs.
-    fs.renameSync(extra, path.join(modelsDir, path.basename(extra)));
-  }
   fs.renameSync(tmpPath, finalPath);
   return { finalPath, sha };
 }
@@ -413,17 +413,21 @@ export async function importVitModel(sourcePath: string, options: VitImportOptio
     const name =
       options.name ??
       path.basename(isDir ? path.resolve(sourcePath) : path.dirname(path.resolve(sourcePath)));
-    const tmp = path.join(options.modelsDir, `.import-${process.pid}-${Date.now()}.onnx`);
+    const tmp = path.join(
+      options.modelsDir,
+      `${slugify(name)}-import-${crypto.randomBytes(4).toString('hex')}.onnx`,
+    );
     const source: VitCheckpointSource = isDir
       ? { checkpointDir: sourcePath, arch: options.arch }
       : { safetensorsPath: sourcePath, arch: options.arch };
     const built = await buildVitOnnx(source, tmp, {
       inputSize: options.inputSize,
       quantize: options.quantize,
+      maxInlineWeightBytes: options.maxInlineWeightBytes,
       signal: options.signal,
       onProgress: options.onProgress,
     });
-    const { finalPath, sha } = await placeInModelsDir(tmp, options.modelsDir, name, built.files.slice(1));
+    const { finalPath, sha } = await placeInModelsDir(tmp, options.modelsDir, name);
     return {
       name,
       kind: 'vit-onnx',
@@ -473,7 +477,10 @@ export async function importVitModel(sourcePath: string, options: VitImportOptio
     } finally {
       await session.close();
     }
-    const tmp = path.join(options.modelsDir, `.import-${process.pid}-${Date.now()}.onnx`);
+    const tmp = path.join(
+      options.modelsDir,
+      `${slugify(name)}-import-${crypto.randomBytes(4).toString('hex')}.onnx`,
+    );
     fs.copyFileSync(sourcePath, tmp);
     const extras: string[] = [];
     const dataPath = `${sourcePath}.data`;
@@ -482,7 +489,7 @@ export async function importVitModel(sourcePath: string, options: VitImportOptio
       fs.copyFileSync(dataPath, `${tmpData}.tmp`);
       extras.push(`${tmpData}.tmp`);
     }
-    const { finalPath, sha } = await placeInModelsDir(tmp, options.modelsDir, name, []);
+    const { finalPath, sha } = await placeInModelsDir(tmp, options.modelsDir, name);
     for (const e of extras) fs.renameSync(e, e.replace(/\.tmp$/, ''));
     return {
       name,

@@ -265,10 +265,14 @@ export function encodeOnnxModel(model: OnnxModel): Uint8Array {
  * to `<file>.data` beside it (ONNX external data), which onnxruntime reads when the model is opened by path.
  * Returns the files written.
  */
-export function writeOnnxModel(filePath: string, model: OnnxModel): string[] {
+export function writeOnnxModel(
+  filePath: string,
+  model: OnnxModel,
+  maxInlineWeightBytes = MAX_INLINE_WEIGHT_BYTES,
+): string[] {
   const weightBytes = model.graph.initializers.reduce((s, t) => s + t.raw.length, 0);
   const files = [filePath];
-  if (weightBytes > MAX_INLINE_WEIGHT_BYTES) {
+  if (weightBytes > maxInlineWeightBytes) {
     const dataPath = `${filePath}.data`;
     const location = dataPath.split(/[\\/]/).pop() as string;
     let offset = 0;
