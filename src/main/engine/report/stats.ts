@@ -6,7 +6,8 @@ export function wilsonInterval(k: number, n: number, z = 1.959963984540054): { l
   const denom = 1 + z2 / n;
   const centre = (p + z2 / (2 * n)) / denom;
   const half = (z * Math.sqrt((p * (1 - p)) / n + z2 / (4 * n * n))) / denom;
-  return { low: Math.max(0, centre - half), high: Math.min(1, centre + half) };
+  // The bounds are exactly 0 at k = 0 and 1 at k = n; rounding would otherwise print 99.99...% for "all infected".
+  return { low: k <= 0 ? 0 : Math.max(0, centre - half), high: k >= n ? 1 : Math.min(1, centre + half) };
 }
 
 export interface ParasitemiaOptions {
