@@ -49,10 +49,41 @@ describe('ingest', () => {
     expect(cell.contour.length).toBeGreaterThan(8);
     const thumb = store.getThumbnail(cell.id)!;
     expect(thumb.subarray(0, 4).toString('latin1')).toBe('RIFF');
+    // The Chula points beside field 2 label the segmented cells they fall in, mapped onto the taxonomy.
+    expect(result.labeled).toBeGreaterThan(80);
+    const perClass = store.stats().labelsPerClass;
+    expect(perClass.normal).toBeGreaterThan(70);
+    expect(perClass.echinocyte).toBeGreaterThanOrEqual(1);
+    expect(Object.keys(perClass)).not.toContain('burr cell');
     const morph = store.listModels().find((m) => m.kind === 'morphology')!;
     expect(morph.embeddedCells).toBe(result.cells);
     const e = store.getEmbeddings(morph.id);
     expect(e.vectors.every(Number.isFinite)).toBe(true);
+  });
+
+  it('takes the cells from Pascal VOC boxes with --cells-from annotations and reports a malformed annotation file', async () => {
+    const dir = path.join(tmp.dir, 'voc');
+    fs.mkdirSync(dir);
+    const stem = fs
+      .readdirSync(dataPath('fixture', 'cbc_fields'))
+      .find((f) => f.endsWith('.xml'))!
+      .replace(/\.xml$/, '');
+    for (const ext of ['.jpg', '.xml'])
+      fs.copyFileSync(dataPath('fixture', 'cbc_fields', stem + ext), path.join(dir, stem + ext));
+    fs.copyFileSync(dataPath('fixture', 'chula_fields', '198.jpg'), path.join(dir, 'bad.jpg'));
+    fs.writeFileSync(path.join(dir, 'bad.txt'), '12 34 0\nthis line is not a point\n');
+    const xml = fs.readFileSync(path.join(dir, stem + '.xml'), 'utf8');
+    const boxes = (xml.match(/<object>/g) ?? []).length;
+    const { result } = await ingest({ paths: [dir], cellsFrom: 'annotations', source: 'bccd' });
+    expect(result.imported).toBe(2);
+    const slide = engine.project.listSlides().find((s) => s.name === stem + '.jpg')!;
+    expect(slide.cellCount).toBe(boxes);
+    const cells = engine.project.queryCells({ imageIds: [slide.id] });
+    expect(cells.every((c) => engine.project.getCell(c.id)!.origin === 'imported-annotation')).toBe(true);
+    expect(result.failed.map((f) => [path.basename(f.path), f.reason])).toEqual([
+      ['bad.txt', 'bad-annotation'],
+    ]);
+    expect(result.failed[0].message).toMatch(/line 2/);
   });
 
   it('adds nothing when the same files are imported again', async () => {

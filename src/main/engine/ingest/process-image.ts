@@ -1,6 +1,8 @@
 import sharp from 'sharp';
 import { decodeImage, ImageDecodeError } from './decode';
-import { segmentField } from './segment/field';
+import fs from 'node:fs';
+import { segmentCells } from './segment/cells';
+import { CellDetector, defaultDetectorPath } from './segment/detector';
 import { rasterizeContour } from './segment/contour';
 import type { RgbImage } from './segment/types';
 import { maskFromCrop, writeMorphologyFeatures, MORPHOLOGY_DIMS } from '../embed/morphology';
@@ -44,6 +46,16 @@ export interface ProcessOptions {
   maxPixels?: number;
   /** Cells given by an annotation file instead of segmentation (boxes in image px). */
   boxes?: Array<[number, number, number, number]>;
+}
+
+let detector: Promise<CellDetector | null> | null = null;
+
+/** The shipped learned detector, loaded once per worker; the classical pipeline runs alone when it is absent. */
+function loadDetector(): Promise<CellDetector | null> {
+  detector ??= fs.existsSync(defaultDetectorPath())
+    ? CellDetector.load().catch(() => null)
+    : Promise.resolve(null);
+  return detector;
 }
 
 /** Decode, find cells, measure, thumbnail and morphology-embed one image. Runs inside an ingest worker. */
@@ -90,7 +102,8 @@ export async function processImage(path: string, opts: ProcessOptions): Promise<
       features.push(morph(crop.data, crop.width, crop.height, mask));
     }
   } else {
-    for (const c of segmentField(rgb)) {
+    const seg = await segmentCells(rgb, { detector: await loadDetector() });
+    for (const c of seg.cells) {
       const crop = cropRgb(rgb, c.bbox);
       const mask = rasterizeContour(c.contour, c.bbox);
       cells.push({

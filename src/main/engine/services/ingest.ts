@@ -9,7 +9,7 @@ import { listIngestFiles, type IngestFile } from '../ingest/files';
 import { IngestPool } from '../ingest/pool';
 import type { ProcessOptions, ProcessResult } from '../ingest/process-image';
 import { MORPHOLOGY_DIMS, MORPHOLOGY_MODEL_NAME } from '../embed/morphology';
-import { findAnnotations, type AnnotatedCell } from '../ingest/annotations';
+import { findAnnotations, type AnnotatedCell, type SiblingAnnotations } from '../ingest/annotations';
 import sharp from 'sharp';
 
 export type IngestParams = ApiParsedArgs<'ingest.start'> & { annotator: string; maxPixels?: number };
@@ -99,7 +99,10 @@ export async function runIngest(
         continue;
       }
       seen.add(sha);
-      const annotations = crops ? null : await readSiblingAnnotations(file.path);
+      const sibling = crops ? null : await readSiblingAnnotations(file.path);
+      if (sibling?.error)
+        failed.push({ path: sibling.error.path, reason: 'bad-annotation', message: sibling.error.message });
+      const annotations = sibling?.annotations ?? null;
       const opts: ProcessOptions = { mode: crops ? 'crop' : 'field', maxPixels: params.maxPixels };
       if (annotations && params.cellsFrom === 'annotations')
         opts.boxes = annotations.cells.map((c) => c.bbox);
@@ -196,13 +199,28 @@ export async function runIngest(
   }
 }
 
-async function readSiblingAnnotations(imagePath: string) {
+async function readSiblingAnnotations(
+  imagePath: string,
+): Promise<{ annotations: SiblingAnnotations | null; error?: { path: string; message: string } }> {
+  let meta;
   try {
-    const meta = await sharp(imagePath).metadata();
-    return await findAnnotations(imagePath, meta.width ?? 0, meta.height ?? 0);
+    meta = await sharp(imagePath).metadata();
   } catch {
     // An unreadable image is reported by the worker with its own clear reason.
-    return null;
+    return { annotations: null };
+  }
+  try {
+    return { annotations: await findAnnotations(imagePath, meta.width ?? 0, meta.height ?? 0) };
+  } catch (err) {
+    // The image is still imported (segmented, unlabeled); the annotation file is reported on its own.
+    const e = err as Error & { file?: string };
+    return {
+      annotations: null,
+      error: {
+        path: e.file ?? imagePath,
+        message: `${e.message}. The image was imported without its labels; fix the file and import it again.`,
+      },
+    };
   }
 }
 
