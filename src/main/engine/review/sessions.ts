@@ -4,10 +4,10 @@ import {
   getReviewSession,
   insertReviewDecision,
   insertReviewSession,
-  latestReviewDecisions,
+  latestDecisionsForCell,
   listReviewSessions,
   nextUndecidedItem,
-  reviewItems,
+  reviewItemAtPosition,
   sessionHasCell,
   setReviewSessionState,
   type ReviewSessionRow,
@@ -185,13 +185,12 @@ export function reviewItemAt(
   reader: string,
 ): ReviewItem | null {
   const s = getSession(store, sessionId);
-  const item = reviewItems(store, sessionId).find((i) => i.position === position);
+  const item = reviewItemAtPosition(store, sessionId, position);
   if (!item) return null;
   const blind = s.mode === 'blind';
-  const run = blind ? null : store.latestPredictionRun();
-  const cell = store.queryCells({ cellIds: [item.cellId] }, run)[0];
+  const cell = store.queryCells({ cellIds: [item.cellId] })[0];
   if (!cell) return null;
-  const decisions = latestReviewDecisions(store, sessionId).filter((d) => d.cellId === item.cellId);
+  const decisions = latestDecisionsForCell(store, sessionId, item.cellId);
   const own = decisions.find((d) => d.reader === reader);
   const base: ReviewItemBase = {
     sessionId,
@@ -204,12 +203,15 @@ export function reviewItemAt(
     ownDecision: own ? own.classId : undefined,
   };
   if (blind) return { ...base, blind: true };
+  // A linear scan of the run's id column: building the store's per-run lookup map would cost more per item.
+  const run = store.latestPredictionRun();
+  const k = run ? run.cellIds.indexOf(cell.id) : -1;
   return {
     ...base,
     blind: false,
     currentClassId: cell.classId,
-    predictedClassId: cell.predictedClassId,
-    confidence: cell.confidence,
+    predictedClassId: run && k >= 0 ? run.predicted[k] : null,
+    confidence: run && k >= 0 ? run.probability[k] : null,
     otherDecisions: decisions
       .filter((d) => d.reader !== reader)
       .map((d) => ({ reader: d.reader, classId: d.classId })),

@@ -438,3 +438,46 @@ export function* iterateAuditEvents(store: CellStore, f: AuditFilter = {}): Iter
     };
   }
 }
+
+// ---- single-item lookups (the review loop calls these once per keystroke) -------------------------------
+
+export function reviewItemAtPosition(
+  store: CellStore,
+  sessionId: number,
+  position: number,
+): { position: number; cellId: number } | null {
+  const r = store.db
+    .prepare(`SELECT position, cell_id FROM review_items WHERE session_id = ? AND position = ?`)
+    .get(sessionId, position) as { position: number; cell_id: number } | undefined;
+  return r ? { position: r.position, cellId: r.cell_id } : null;
+}
+
+/** Latest decision of each reader on one cell of a session. */
+export function latestDecisionsForCell(
+  store: CellStore,
+  sessionId: number,
+  cellId: number,
+): ReviewDecisionRow[] {
+  const rows = store.db
+    .prepare(
+      `SELECT d.id, d.cell_id, d.reader, d.class_id, d.decided_at FROM review_decisions d
+       WHERE d.session_id = ? AND d.cell_id = ?
+         AND d.id = (SELECT max(id) FROM review_decisions x
+                     WHERE x.session_id = d.session_id AND x.cell_id = d.cell_id AND x.reader = d.reader)
+       ORDER BY d.id`,
+    )
+    .all(sessionId, cellId) as Array<{
+    id: number;
+    cell_id: number;
+    reader: string;
+    class_id: number | null;
+    decided_at: string;
+  }>;
+  return rows.map((r) => ({
+    id: r.id,
+    cellId: r.cell_id,
+    reader: r.reader,
+    classId: r.class_id,
+    decidedAt: r.decided_at,
+  }));
+}
