@@ -216,6 +216,8 @@ export type EngineEvent =
   | { type: 'labels'; cellIds: number[] }
   | { type: 'predictions'; runId: number }
   | { type: 'map'; modelId: number; method: string }
+  /** A large project's background integrity check found damage: stop and restore from a backup. */
+  | { type: 'integrity'; ok: boolean; problems: string[] }
   | { type: 'project'; project: ProjectInfo | null };
 
 /** The object the preload (desktop) or the web bridge (browser) puts on `window.api`. */

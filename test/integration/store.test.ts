@@ -6,6 +6,7 @@ import Database from 'better-sqlite3';
 import { CellStore } from '../../src/main/engine/store/store';
 import { StoreError } from '../../src/main/engine/store/errors';
 import { SCHEMA_VERSION } from '../../src/main/engine/store/migrations/index';
+import { backgroundIntegrityCheck } from '../../src/main/engine/store/db';
 import { DEFAULT_CLASSES } from '../../src/shared/taxonomy';
 import { PROJECT_ROOT, tempDir } from '../helpers/data';
 
@@ -94,6 +95,19 @@ describe('cell store', () => {
       expect((e as StoreError).code).toBe('corrupt');
       expect((e as Error).message).toMatch(/damaged|integrity|backup/i);
     }
+  });
+
+  it('checks large projects in the background on a read-only connection', async () => {
+    const { store } = projectWithCells(200);
+    const dir = store.dir;
+    store.close();
+    expect(await backgroundIntegrityCheck(dir)).toEqual([]);
+    const file = path.join(dir, 'cells.db');
+    const bytes = fs.readFileSync(file);
+    for (let i = 4096 + 100; i < bytes.length; i += 7) bytes[i] = 0xa5;
+    fs.writeFileSync(file, bytes);
+    const problems = await backgroundIntegrityCheck(dir);
+    expect(problems.length).toBeGreaterThan(0);
   });
 
   it('rejects a file that is not a database at all', () => {

@@ -11,6 +11,7 @@ import {
 import type { ProjectInfo } from '../../shared/domain';
 import { CellStore } from './store/store';
 import { StoreError } from './store/errors';
+import { backgroundIntegrityCheck, SYNC_CHECK_MAX_BYTES } from './store/db';
 import { JobManager } from './jobs/jobs';
 import { SettingsFile } from './settings';
 import { services, type EngineServices } from './services/index';
@@ -74,6 +75,12 @@ export class Engine {
     this.settings.addRecent(abs);
     const info = this.projectInfo();
     this.emit({ type: 'project', project: info });
+    if (fs.statSync(path.join(abs, 'cells.db')).size > SYNC_CHECK_MAX_BYTES) {
+      void backgroundIntegrityCheck(abs).then((problems) => {
+        if (this.store === store)
+          this.emit({ type: 'integrity', ok: problems.length === 0, problems: problems.slice(0, 5) });
+      });
+    }
     return info;
   }
 

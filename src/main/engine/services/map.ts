@@ -29,15 +29,14 @@ export class MapService {
     const predicted = new Int32Array(layout.cellIds.length).fill(-1);
     const confidence = new Float32Array(layout.cellIds.length).fill(NaN);
     if (run) {
-      const row = new Map<number, number>();
-      run.cellIds.forEach((id, i) => row.set(id, i));
-      layout.cellIds.forEach((id, i) => {
-        const r = row.get(id);
-        if (r !== undefined) {
+      const rows = alignRows(layout.cellIds, run.cellIds);
+      for (let i = 0; i < rows.length; i++) {
+        const r = rows[i];
+        if (r >= 0) {
           predicted[i] = run.predicted[r];
           confidence[i] = run.probability[r];
         }
-      });
+      }
     }
     return {
       modelId: model.id,
@@ -77,4 +76,25 @@ export class MapService {
     this.engine.emit({ type: 'map', modelId, method: 'umap' });
     return { cells: n, method: 'umap' };
   }
+}
+
+/**
+ * For each id in `target`, its row in `source` (-1 if absent). Both come from the vector index in ascending id
+ * order, so a merge join does it in one pass; a hash map is the fallback for unsorted input.
+ */
+export function alignRows(target: Int32Array, source: Int32Array): Int32Array {
+  const out = new Int32Array(target.length).fill(-1);
+  const sorted = (a: Int32Array) => a.every((v, i) => i === 0 || a[i - 1] < v);
+  if (sorted(target) && sorted(source)) {
+    let j = 0;
+    for (let i = 0; i < target.length; i++) {
+      while (j < source.length && source[j] < target[i]) j++;
+      if (j < source.length && source[j] === target[i]) out[i] = j;
+    }
+    return out;
+  }
+  const row = new Map<number, number>();
+  source.forEach((id, i) => row.set(id, i));
+  target.forEach((id, i) => (out[i] = row.get(id) ?? -1));
+  return out;
 }

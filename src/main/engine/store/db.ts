@@ -1,6 +1,8 @@
 import Database from 'better-sqlite3';
 import fs from 'node:fs';
 import path from 'node:path';
+import { Worker } from 'node:worker_threads';
+import { fileURLToPath } from 'node:url';
 import { MIGRATIONS, SCHEMA_VERSION } from './migrations/index';
 import { StoreError } from './errors';
 
@@ -10,8 +12,12 @@ export const DB_FILE = 'cells.db';
 export const MEDIA_DIR = 'media';
 const MARKER = 'reddino-project';
 
-/** Above this size integrity_check would delay opening by seconds; quick_check still catches page-level damage. */
-const FULL_CHECK_MAX_BYTES = 512 * 1024 * 1024;
+/**
+ * Up to this size the integrity check runs before the project opens (well under a second). A larger database
+ * (a million cells with thumbnails is gigabytes) opens at once and is checked in the background on a read-only
+ * connection (`backgroundIntegrityCheck`); damage found there is reported to the user immediately.
+ */
+export const SYNC_CHECK_MAX_BYTES = 64 * 1024 * 1024;
 
 export interface OpenOptions {
   create?: boolean;
@@ -80,9 +86,8 @@ export function openDatabase(projectDir: string, opts: OpenOptions = {}): Db {
 }
 
 function checkIntegrity(db: Db, file: string): void {
-  const size = fs.statSync(file).size;
-  const pragma = size > FULL_CHECK_MAX_BYTES ? 'quick_check' : 'integrity_check';
-  const rows = db.pragma(pragma) as Array<Record<string, string>>;
+  if (fs.statSync(file).size > SYNC_CHECK_MAX_BYTES) return;
+  const rows = db.pragma('integrity_check') as Array<Record<string, string>>;
   const problems = rows.map((r) => Object.values(r)[0]).filter((v) => v !== 'ok');
   if (problems.length > 0) {
     throw new StoreError(
@@ -129,4 +134,35 @@ function migrate(db: Db, file: string, readonly: boolean): void {
     }
     db.pragma(`user_version = ${SCHEMA_VERSION}`);
   })();
+}
+
+/**
+ * Full integrity_check of a large project on a worker thread with its own read-only connection, so opening stays
+ * fast. Resolves with the problems found (empty when the file is sound).
+ */
+export function backgroundIntegrityCheck(projectDir: string): Promise<string[]> {
+  const file = projectDbPath(projectDir);
+  const source = `
+    const { parentPort, workerData } = require('node:worker_threads');
+    const { createRequire } = require('node:module');
+    const Database = createRequire(workerData.requireFrom)('better-sqlite3');
+    try {
+      const db = new Database(workerData.file, { readonly: true, fileMustExist: true, nativeBinding: workerData.binding });
+      const rows = db.pragma('integrity_check');
+      db.close();
+      parentPort.postMessage(rows.map((r) => Object.values(r)[0]).filter((v) => v !== 'ok'));
+    } catch (e) {
+      parentPort.postMessage([String(e && e.message || e)]);
+    }`;
+  return new Promise((resolve) => {
+    const worker = new Worker(source, {
+      eval: true,
+      workerData: { file, requireFrom: fileURLToPath(import.meta.url), binding: nativeBinding() },
+    });
+    worker.once('message', (problems: string[]) => {
+      resolve(problems);
+      void worker.terminate();
+    });
+    worker.once('error', (err) => resolve([err.message]));
+  });
 }

@@ -1,0 +1,53 @@
+// Ingest throughput: 640x480 Chula fields, decode to stored thumbnail (+ morphology vectors), on all cores.
+// node bin/run-ts.mjs bench/ingest.ts [fieldCount=60]
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { CellStore } from '../src/main/engine/store/store';
+import { runIngest } from '../src/main/engine/services/ingest';
+
+const count = Number(process.argv[2] ?? 60);
+const src = path.resolve('../shared/data/chula-dev');
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'reddino-bench-ingest-'));
+const fields = path.join(tmp, 'fields');
+fs.mkdirSync(fields);
+// Images only: the point annotations would add label matching, which is not what this measures.
+for (const f of fs
+  .readdirSync(src)
+  .filter((f) => f.endsWith('.jpg'))
+  .sort()
+  .slice(0, count)) {
+  fs.copyFileSync(path.join(src, f), path.join(fields, f));
+}
+let peakRss = 0;
+const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 50);
+const store = CellStore.create(path.join(tmp, 'bench.rdproj'));
+const controller = new AbortController();
+const summary = await runIngest(
+  store,
+  { paths: [fields], as: 'fields', cellsFrom: 'segmentation', annotator: 'bench' },
+  {
+    signal: controller.signal,
+    progress: () => undefined,
+  },
+);
+clearInterval(sampler);
+peakRss = Math.max(peakRss, process.memoryUsage().rss);
+const result = {
+  bench: 'ingest',
+  fields: summary.imported,
+  cells: summary.cells,
+  seconds: Number(summary.seconds.toFixed(2)),
+  cellsPerSecond: Math.round(summary.cellsPerSecond),
+  fieldsPerSecond: Number((summary.imported / summary.seconds).toFixed(2)),
+  peakRssMB: Math.round(peakRss / 2 ** 20),
+  cores: os.availableParallelism(),
+  loadAverage: os.loadavg().map((l) => Number(l.toFixed(2))),
+  node: process.version,
+  date: new Date().toISOString(),
+};
+store.close();
+fs.rmSync(tmp, { recursive: true, force: true });
+fs.mkdirSync('bench/results', { recursive: true });
+fs.writeFileSync('bench/results/ingest.json', JSON.stringify(result, null, 2) + '\n');
+console.log(JSON.stringify(result));
