@@ -1,0 +1,215 @@
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import * as ort from 'onnxruntime-node';
+import type { CellKind, RgbImage } from './types';
+
+/** The learned detector sees fields resized so that a typical RBC is this many px across. */
+export const DETECTOR_CELL_DIAMETER = 24;
+const STRIDE = 4;
+const KINDS: CellKind[] = ['wbc', 'rbc', 'platelet'];
+
+export interface CellDetection {
+  kind: CellKind;
+  /** x, y, w, h in full-resolution image px. */
+  bbox: [number, number, number, number];
+  score: number;
+}
+
+export interface DetectOptions {
+  /** Typical RBC diameter in px when known (skips the scale search). */
+  cellDiameter?: number;
+  /** First guess for the scale search, e.g. from the classical segmentation; defaults to 1/12 of the short side. */
+  diameterGuess?: number;
+  /** Minimum heatmap peak to report a cell. */
+  threshold?: number;
+  signal?: AbortSignal;
+}
+
+export interface FieldDetections {
+  detections: CellDetection[];
+  /** Typical RBC diameter in full-resolution px that the final pass ran at. */
+  cellDiameter: number;
+}
+
+/** The model shipped with the app (trained by scripts/seg_train_detector.py). */
+export function defaultDetectorPath(): string {
+  const here = path.dirname(fileURLToPath(import.meta.url));
+  return path.resolve(here, '../../../../../resources/models/detector-cells.onnx');
+}
+
+/**
+ * Tiny CenterNet-style CNN: per-class centre heatmaps, box sizes and centre offsets at stride 4, run by
+ * onnxruntime at a normalised cell scale. A field of unknown magnification is run twice: once at a guessed
+ * scale, then at the scale its own median RBC box implies (the size head is trained over 0.55x to 1.8x).
+ */
+export class CellDetector {
+  private constructor(private readonly session: ort.InferenceSession) {}
+
+  static async load(modelPath = defaultDetectorPath(), threads = 1): Promise<CellDetector> {
+    // One intra-op thread by default: ingest parallelises across fields, which scales better on few cores.
+    const session = await ort.InferenceSession.create(modelPath, {
+      intraOpNumThreads: threads,
+      interOpNumThreads: 1,
+      graphOptimizationLevel: 'all',
+    });
+    return new CellDetector(session);
+  }
+
+  async detect(img: RgbImage, opts: DetectOptions = {}): Promise<FieldDetections> {
+    const threshold = opts.threshold ?? 0.3;
+    if (opts.cellDiameter) {
+      const detections = await this.runAtDiameter(img, opts.cellDiameter, threshold);
+      return { detections, cellDiameter: opts.cellDiameter };
+    }
+    let diameter = opts.diameterGuess ?? Math.min(img.width, img.height) / 12;
+    let detections = await this.runAtDiameter(img, diameter, threshold);
+    // Up to three refinements; each moves the scale to where the median RBC box is DETECTOR_CELL_DIAMETER wide.
+    // Size predictions far from the trained scale regress towards it, so a move overshoots by half again.
+    for (let pass = 0; pass < 3; pass++) {
+      opts.signal?.throwIfAborted();
+      const sizes = detections
+        .filter((d) => d.kind === 'rbc' && d.score >= 0.4)
+        .map((d) => Math.sqrt(d.bbox[2] * d.bbox[3]))
+        .sort((a, b) => a - b);
+      if (sizes.length < 2) break;
+      const measured = sizes[Math.floor(sizes.length / 2)];
+      if (Math.abs(Math.log(measured / diameter)) < Math.log(1.15)) break;
+      diameter = diameter * Math.pow(measured / diameter, pass === 0 ? 1.5 : 1);
+      detections = await this.runAtDiameter(img, diameter, threshold);
+    }
+    return { detections, cellDiameter: diameter };
+  }
+
+  private async runAtDiameter(img: RgbImage, diameter: number, threshold: number): Promise<CellDetection[]> {
+    const s = DETECTOR_CELL_DIAMETER / diameter;
+    const w = Math.max(8, Math.round(img.width * s));
+    const h = Math.max(8, Math.round(img.height * s));
+    const W = Math.ceil(w / 8) * 8;
+    const H = Math.ceil(h / 8) * 8;
+    const input = resizeToPlanar(img, w, h, W, H);
+    const feeds = { image: new ort.Tensor('float32', input, [1, 3, H, W]) };
+    const out = await this.session.run(feeds);
+    const heat = out.heatmap.data as Float32Array;
+    const size = out.size.data as Float32Array;
+    const offset = out.offset.data as Float32Array;
+    const ow = W / STRIDE;
+    const oh = H / STRIDE;
+    const plane = ow * oh;
+    const sx = img.width / w;
+    const sy = img.height / h;
+    const found: CellDetection[] = [];
+    for (let c = 0; c < 3; c++) {
+      const base = c * plane;
+      for (let y = 0; y < oh; y++) {
+        for (let x = 0; x < ow; x++) {
+          const v = heat[base + y * ow + x];
+          if (v < threshold) continue;
+          let isPeak = true;
+          for (let dy = -1; dy <= 1 && isPeak; dy++) {
+            for (let dx = -1; dx <= 1; dx++) {
+              const yy = y + dy;
+              const xx = x + dx;
+              if ((dx || dy) && yy >= 0 && xx >= 0 && yy < oh && xx < ow && heat[base + yy * ow + xx] > v) {
+                isPeak = false;
+                break;
+              }
+            }
+          }
+          if (!isPeak) continue;
+          const k = y * ow + x;
+          const cx = (x + offset[k]) * STRIDE;
+          const cy = (y + offset[plane + k]) * STRIDE;
+          const bw = Math.exp(size[k]) * DETECTOR_CELL_DIAMETER;
+          const bh = Math.exp(size[plane + k]) * DETECTOR_CELL_DIAMETER;
+          // Clip to the image: cells cut by the border are annotated (and useful) up to the edge only.
+          const x0 = Math.max(0, (cx - bw / 2) * sx);
+          const y0 = Math.max(0, (cy - bh / 2) * sy);
+          const x1 = Math.min(img.width, (cx + bw / 2) * sx);
+          const y1 = Math.min(img.height, (cy + bh / 2) * sy);
+          if (x1 - x0 < 1 || y1 - y0 < 1) continue;
+          found.push({ kind: KINDS[c], bbox: [x0, y0, x1 - x0, y1 - y0], score: v });
+        }
+      }
+    }
+    return suppressCrossClass(found);
+  }
+}
+
+/** A cell found as two classes at one spot (an RBC under a platelet peak, say) keeps its stronger reading. */
+function suppressCrossClass(dets: CellDetection[]): CellDetection[] {
+  dets.sort((a, b) => b.score - a.score);
+  const kept: CellDetection[] = [];
+  for (const d of dets) {
+    const cx = d.bbox[0] + d.bbox[2] / 2;
+    const cy = d.bbox[1] + d.bbox[3] / 2;
+    const clash = kept.some((k) => {
+      if (k.kind === d.kind) return false;
+      const kx = k.bbox[0] + k.bbox[2] / 2;
+      const ky = k.bbox[1] + k.bbox[3] / 2;
+      const reach = 0.25 * Math.min(Math.max(k.bbox[2], k.bbox[3]), Math.max(d.bbox[2], d.bbox[3]));
+      return Math.hypot(cx - kx, cy - ky) < reach;
+    });
+    if (!clash) kept.push(d);
+  }
+  return kept;
+}
+
+/**
+ * RGB bytes -> planar float [0, 1] of size w x h (area-averaged when shrinking, bilinear otherwise), padded to
+ * W x H by repeating the last row and column.
+ */
+function resizeToPlanar(img: RgbImage, w: number, h: number, W: number, H: number): Float32Array {
+  const { data, width, height } = img;
+  // Box prefilter by the integer part of the shrink factor keeps small scales from aliasing.
+  const k = Math.max(1, Math.floor(Math.min(width / w, height / h)));
+  const bw = Math.ceil(width / k);
+  const bh = Math.ceil(height / k);
+  const box = new Float32Array(bw * bh * 3);
+  if (k === 1) {
+    for (let i = 0; i < box.length; i++) box[i] = data[i] / 255;
+  } else {
+    const cnt = new Float32Array(bw * bh);
+    for (let y = 0; y < height; y++) {
+      const row = ((y / k) | 0) * bw;
+      for (let x = 0; x < width; x++) {
+        const q = row + ((x / k) | 0);
+        const p = (y * width + x) * 3;
+        box[q * 3] += data[p];
+        box[q * 3 + 1] += data[p + 1];
+        box[q * 3 + 2] += data[p + 2];
+        cnt[q]++;
+      }
+    }
+    for (let q = 0; q < cnt.length; q++) {
+      const norm = 1 / (255 * cnt[q]);
+      box[q * 3] *= norm;
+      box[q * 3 + 1] *= norm;
+      box[q * 3 + 2] *= norm;
+    }
+  }
+  const out = new Float32Array(3 * W * H);
+  const plane = W * H;
+  const fx = width / k / w;
+  const fy = height / k / h;
+  for (let y = 0; y < H; y++) {
+    const syf = Math.min(bh - 1, Math.max(0, (Math.min(y, h - 1) + 0.5) * fy - 0.5));
+    const y0 = Math.floor(syf);
+    const y1 = Math.min(bh - 1, y0 + 1);
+    const ty = syf - y0;
+    for (let x = 0; x < W; x++) {
+      const sxf = Math.min(bw - 1, Math.max(0, (Math.min(x, w - 1) + 0.5) * fx - 0.5));
+      const x0 = Math.floor(sxf);
+      const x1 = Math.min(bw - 1, x0 + 1);
+      const tx = sxf - x0;
+      const o = y * W + x;
+      for (let c = 0; c < 3; c++) {
+        const a = box[(y0 * bw + x0) * 3 + c];
+        const b = box[(y0 * bw + x1) * 3 + c];
+        const cc = box[(y1 * bw + x0) * 3 + c];
+        const d = box[(y1 * bw + x1) * 3 + c];
+        out[c * plane + o] = (a * (1 - tx) + b * tx) * (1 - ty) + (cc * (1 - tx) + d * tx) * ty;
+      }
+    }
+  }
+  return out;
+}

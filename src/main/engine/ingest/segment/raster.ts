@@ -1,0 +1,257 @@
+/** Binary-image and distance operations on typed arrays (row-major, width * height). */
+
+/** Otsu threshold of a 256-bin histogram; returns the bin index t such that foreground is value > t. */
+export function otsuThreshold(hist: ArrayLike<number>): number {
+  let total = 0;
+  let sumAll = 0;
+  for (let i = 0; i < 256; i++) {
+    total += hist[i];
+    sumAll += i * hist[i];
+  }
+  let weightBelow = 0;
+  let sumBelow = 0;
+  let best = 0;
+  let bestVariance = -1;
+  for (let t = 0; t < 256; t++) {
+    weightBelow += hist[t];
+    if (weightBelow === 0) continue;
+    const weightAbove = total - weightBelow;
+    if (weightAbove === 0) break;
+    sumBelow += t * hist[t];
+    const meanBelow = sumBelow / weightBelow;
+    const meanAbove = (sumAll - sumBelow) / weightAbove;
+    const variance = weightBelow * weightAbove * (meanBelow - meanAbove) ** 2;
+    if (variance > bestVariance) {
+      bestVariance = variance;
+      best = t;
+    }
+  }
+  return best;
+}
+
+/**
+ * Two-threshold Otsu (three classes) of a 256-bin histogram; returns [t1, t2] with classes <= t1, <= t2, above.
+ */
+export function otsuThresholds3(hist: ArrayLike<number>): [number, number] {
+  const cumW = new Float64Array(257);
+  const cumM = new Float64Array(257);
+  for (let i = 0; i < 256; i++) {
+    cumW[i + 1] = cumW[i] + hist[i];
+    cumM[i + 1] = cumM[i] + i * hist[i];
+  }
+  const classTerm = (from: number, to: number) => {
+    const w = cumW[to] - cumW[from];
+    if (w <= 0) return 0;
+    const m = cumM[to] - cumM[from];
+    return (m * m) / w;
+  };
+  let best: [number, number] = [0, 1];
+  let bestScore = -1;
+  for (let t1 = 0; t1 < 254; t1++) {
+    const a = classTerm(0, t1 + 1);
+    for (let t2 = t1 + 1; t2 < 255; t2++) {
+      const score = a + classTerm(t1 + 1, t2 + 1) + classTerm(t2 + 1, 256);
+      if (score > bestScore) {
+        bestScore = score;
+        best = [t1, t2];
+      }
+    }
+  }
+  return best;
+}
+
+/**
+ * 8-connected component labels (1..count) of mask != 0; 0 stays background. 4-connectivity when `four`
+ * (used for background so that diagonal gaps between touching cells do not leak into holes).
+ */
+export function labelComponents(
+  mask: Uint8Array,
+  width: number,
+  height: number,
+  four = false,
+): { labels: Int32Array; count: number } {
+  const labels = new Int32Array(width * height);
+  const stack = new Int32Array(width * height);
+  let count = 0;
+  for (let start = 0; start < mask.length; start++) {
+    if (!mask[start] || labels[start]) continue;
+    count++;
+    labels[start] = count;
+    let top = 0;
+    stack[top++] = start;
+    while (top > 0) {
+      const p = stack[--top];
+      const x = p % width;
+      const y = (p - x) / width;
+      const x0 = x > 0 ? -1 : 0;
+      const x1 = x < width - 1 ? 1 : 0;
+      const y0 = y > 0 ? -1 : 0;
+      const y1 = y < height - 1 ? 1 : 0;
+      for (let dy = y0; dy <= y1; dy++) {
+        for (let dx = x0; dx <= x1; dx++) {
+          if (four && dx !== 0 && dy !== 0) continue;
+          const q = p + dy * width + dx;
+          if (mask[q] && !labels[q]) {
+            labels[q] = count;
+            stack[top++] = q;
+          }
+        }
+      }
+    }
+  }
+  return { labels, count };
+}
+
+/**
+ * Fills background components that do not touch the image border and are smaller than maxHoleArea (the
+ * central pallor of RBCs; larger enclosed gaps between cells stay background). Modifies mask in place.
+ */
+export function fillHoles(mask: Uint8Array, width: number, height: number, maxHoleArea: number): void {
+  const inverse = new Uint8Array(mask.length);
+  for (let i = 0; i < mask.length; i++) inverse[i] = mask[i] ? 0 : 1;
+  const { labels, count } = labelComponents(inverse, width, height, true);
+  const area = new Int32Array(count + 1);
+  const touches = new Uint8Array(count + 1);
+  for (let i = 0; i < labels.length; i++) area[labels[i]]++;
+  for (let x = 0; x < width; x++) {
+    touches[labels[x]] = 1;
+    touches[labels[(height - 1) * width + x]] = 1;
+  }
+  for (let y = 0; y < height; y++) {
+    touches[labels[y * width]] = 1;
+    touches[labels[y * width + width - 1]] = 1;
+  }
+  for (let i = 0; i < labels.length; i++) {
+    const l = labels[i];
+    if (l && !touches[l] && area[l] <= maxHoleArea) mask[i] = 1;
+  }
+}
+
+/**
+ * Exact Euclidean distance of every mask pixel to the nearest background pixel (Felzenszwalb & Huttenlocher,
+ * two 1-D passes). Pixels outside the image count as foreground, so cells cut by the border are not thinned
+ * there: a cut cell keeps its full radius at the edge.
+ */
+export function distanceTransform(mask: Uint8Array, width: number, height: number): Float32Array {
+  const INF = 1e20;
+  const n = Math.max(width, height);
+  const f = new Float64Array(n);
+  const d = new Float64Array(n);
+  const v = new Int32Array(n);
+  const z = new Float64Array(n + 1);
+  const sq = new Float64Array(width * height);
+  const edt1d = (len: number) => {
+    let k = 0;
+    v[0] = 0;
+    z[0] = -INF;
+    z[1] = INF;
+    for (let q = 1; q < len; q++) {
+      let s = (f[q] + q * q - (f[v[k]] + v[k] * v[k])) / (2 * q - 2 * v[k]);
+      while (s <= z[k]) {
+        k--;
+        s = (f[q] + q * q - (f[v[k]] + v[k] * v[k])) / (2 * q - 2 * v[k]);
+      }
+      k++;
+      v[k] = q;
+      z[k] = s;
+      z[k + 1] = INF;
+    }
+    k = 0;
+    for (let q = 0; q < len; q++) {
+      while (z[k + 1] < q) k++;
+      d[q] = (q - v[k]) * (q - v[k]) + f[v[k]];
+    }
+  };
+  for (let x = 0; x < width; x++) {
+    for (let y = 0; y < height; y++) f[y] = mask[y * width + x] ? INF : 0;
+    edt1d(height);
+    for (let y = 0; y < height; y++) sq[y * width + x] = d[y];
+  }
+  const out = new Float32Array(width * height);
+  for (let y = 0; y < height; y++) {
+    const row = y * width;
+    for (let x = 0; x < width; x++) f[x] = sq[row + x];
+    edt1d(width);
+    for (let x = 0; x < width; x++) out[row + x] = mask[row + x] ? Math.sqrt(d[x]) : 0;
+  }
+  return out;
+}
+
+/** Separable box mean with radius r (window 2r+1), edges clamped. */
+export function boxBlur(src: Float32Array, width: number, height: number, r: number): Float32Array {
+  if (r <= 0) return src.slice();
+  const tmp = new Float32Array(src.length);
+  const out = new Float32Array(src.length);
+  const win = 2 * r + 1;
+  for (let y = 0; y < height; y++) {
+    const row = y * width;
+    let acc = 0;
+    for (let i = -r; i <= r; i++) acc += src[row + Math.min(width - 1, Math.max(0, i))];
+    for (let x = 0; x < width; x++) {
+      tmp[row + x] = acc / win;
+      acc += src[row + Math.min(width - 1, x + r + 1)] - src[row + Math.max(0, x - r)];
+    }
+  }
+  for (let x = 0; x < width; x++) {
+    let acc = 0;
+    for (let i = -r; i <= r; i++) acc += tmp[Math.min(height - 1, Math.max(0, i)) * width + x];
+    for (let y = 0; y < height; y++) {
+      out[y * width + x] = acc / win;
+      acc += tmp[Math.min(height - 1, y + r + 1) * width + x] - tmp[Math.max(0, y - r) * width + x];
+    }
+  }
+  return out;
+}
+
+/** Morphological closing with a disc of radius r (dilate then erode, via two distance transforms). */
+export function closeDisc(mask: Uint8Array, width: number, height: number, r: number): Uint8Array {
+  if (r <= 0) return mask.slice();
+  const inverse = new Uint8Array(mask.length);
+  for (let i = 0; i < mask.length; i++) inverse[i] = mask[i] ? 0 : 1;
+  const toFg = distanceTransform(inverse, width, height);
+  const dilated = new Uint8Array(mask.length);
+  for (let i = 0; i < mask.length; i++) dilated[i] = mask[i] || toFg[i] <= r ? 1 : 0;
+  // Erosion must treat outside the image as background-free, else cells cut by the border would shrink there.
+  const toBg = distanceTransform(dilated, width, height);
+  const out = new Uint8Array(mask.length);
+  for (let i = 0; i < mask.length; i++) out[i] = mask[i] || toBg[i] > r ? 1 : 0;
+  return out;
+}
+
+/** Morphological opening with a disc of radius r: removes bridges and spurs thinner than 2r. */
+export function openDisc(mask: Uint8Array, width: number, height: number, r: number): Uint8Array {
+  if (r <= 0) return mask.slice();
+  const toBg = distanceTransform(mask, width, height);
+  const eroded = new Uint8Array(mask.length);
+  for (let i = 0; i < mask.length; i++) eroded[i] = toBg[i] > r ? 1 : 0;
+  const inverse = new Uint8Array(mask.length);
+  for (let i = 0; i < mask.length; i++) inverse[i] = eroded[i] ? 0 : 1;
+  const toEroded = distanceTransform(inverse, width, height);
+  const out = new Uint8Array(mask.length);
+  for (let i = 0; i < mask.length; i++) out[i] = mask[i] && (eroded[i] || toEroded[i] <= r) ? 1 : 0;
+  return out;
+}
+
+/** Mean over f x f blocks (the last row/column of blocks may be partial). */
+export function downsampleMean(
+  src: Float32Array,
+  width: number,
+  height: number,
+  f: number,
+): { data: Float32Array; width: number; height: number } {
+  if (f <= 1) return { data: src, width, height };
+  const w = Math.ceil(width / f);
+  const h = Math.ceil(height / f);
+  const sum = new Float32Array(w * h);
+  const cnt = new Float32Array(w * h);
+  for (let y = 0; y < height; y++) {
+    const row = ((y / f) | 0) * w;
+    for (let x = 0; x < width; x++) {
+      const k = row + ((x / f) | 0);
+      sum[k] += src[y * width + x];
+      cnt[k]++;
+    }
+  }
+  for (let i = 0; i < sum.length; i++) sum[i] /= cnt[i];
+  return { data: sum, width: w, height: h };
+}
