@@ -146,98 +146,92 @@ async function run(strategy: Strategy, seed: number): Promise<number[]> {
 
 const strategies: Strategy[] = ['mix', 'margin', 'random'];
 const curves: Record<Strategy, number[][]> = { mix: [], margin: [], random: [] };
-for (let seed = 0; seed < seeds; seed++) {
-  for (const strategy of strategies) {
-    curves[strategy].push(await run(strategy, seed));
-    process.stderr.write(
-      `${strategy} seed ${seed} done ${Math.round((performance.now() - started) / 1000)} s\n`,
-    );
-  }
-}
-await index.close();
-await testIndex.close();
-
-const budgets = Array.from({ length: BUDGET / BATCH }, (_, i) => (i + 1) * BATCH);
-const mean = (rows: number[][]): number[] =>
-  budgets.map((_, i) => rows.reduce((a, r) => a + r[i], 0) / rows.length);
-const std = (rows: number[][]): number[] => {
-  const m = mean(rows);
-  return budgets.map((_, i) => Math.sqrt(rows.reduce((a, r) => a + (r[i] - m[i]) ** 2, 0) / rows.length));
-};
-const meanCurves = Object.fromEntries(strategies.map((s) => [s, mean(curves[s])])) as Record<
-  Strategy,
-  number[]
->;
-const randomAt200 = meanCurves.random[budgets.indexOf(200)];
-/** Labels a strategy needs to reach random's F1 at 200 labels (linear interpolation between checkpoints). */
-function labelsToReach(curve: number[], target: number): number | null {
-  for (let i = 0; i < curve.length; i++) {
-    if (curve[i] >= target) {
-      if (i === 0) return budgets[0];
-      const t = (target - curve[i - 1]) / (curve[i] - curve[i - 1]);
-      return Math.round(budgets[i - 1] + t * BATCH);
+let budgets: number[] = [];
+function writeReport(seedsDone: number): void {
+  budgets = Array.from({ length: BUDGET / BATCH }, (_, i) => (i + 1) * BATCH);
+  const mean = (rows: number[][]): number[] =>
+    budgets.map((_, i) => rows.reduce((a, r) => a + r[i], 0) / rows.length);
+  const std = (rows: number[][]): number[] => {
+    const m = mean(rows);
+    return budgets.map((_, i) => Math.sqrt(rows.reduce((a, r) => a + (r[i] - m[i]) ** 2, 0) / rows.length));
+  };
+  const meanCurves = Object.fromEntries(strategies.map((s) => [s, mean(curves[s])])) as Record<
+    Strategy,
+    number[]
+  >;
+  const randomAt200 = meanCurves.random[budgets.indexOf(200)];
+  /** Labels a strategy needs to reach random's F1 at 200 labels (linear interpolation between checkpoints). */
+  function labelsToReach(curve: number[], target: number): number | null {
+    for (let i = 0; i < curve.length; i++) {
+      if (curve[i] >= target) {
+        if (i === 0) return budgets[0];
+        const t = (target - curve[i - 1]) / (curve[i] - curve[i - 1]);
+        return Math.round(budgets[i - 1] + t * BATCH);
+      }
     }
+    return null;
   }
-  return null;
-}
 
-const round = (v: number): number => Math.round(v * 10000) / 10000;
-const result = {
-  bench: 'al-chula',
-  data: 'chula-dev (Chula RBC-12), class 10 skipped, 80 px windows around labeled centres',
-  embedder: MORPHOLOGY_MODEL_NAME,
-  dims,
-  cells: n,
-  classes: cells.classNames,
-  split: { poolCells: poolRows.length, testCells: testRows.length, testFields: split.testGroups.length },
-  protocol: `batches of ${BATCH}, linear probe (C = dims x classes / 100) trained on labeled pool cells, weighted F1 on the slide-disjoint test set, mean of ${seeds} seeds`,
-  budgets,
-  weightedF1: Object.fromEntries(strategies.map((s) => [s, meanCurves[s].map(round)])),
-  weightedF1Std: Object.fromEntries(strategies.map((s) => [s, std(curves[s]).map(round)])),
-  randomF1At200: round(randomAt200),
-  labelsToReachRandomAt200: Object.fromEntries(
-    strategies.map((s) => [s, labelsToReach(meanCurves[s], randomAt200)]),
-  ),
-  goal: "default strategy reaches random's 200-label F1 with <= 100 labels",
-  seconds: Math.round((performance.now() - started) / 1000),
-  load: os.loadavg().map((v) => Math.round(v * 100) / 100),
-};
+  const round = (v: number): number => Math.round(v * 10000) / 10000;
+  const result = {
+    bench: 'al-chula',
+    data: 'chula-dev (Chula RBC-12), class 10 skipped, 80 px windows around labeled centres',
+    embedder: MORPHOLOGY_MODEL_NAME,
+    dims,
+    cells: n,
+    classes: cells.classNames,
+    split: { poolCells: poolRows.length, testCells: testRows.length, testFields: split.testGroups.length },
+    protocol: `batches of ${BATCH}, linear probe (C = dims x classes / 100) trained on labeled pool cells, weighted F1 on the slide-disjoint test set, mean of ${seedsDone} seeds`,
+    budgets,
+    weightedF1: Object.fromEntries(strategies.map((s) => [s, meanCurves[s].map(round)])),
+    weightedF1Std: Object.fromEntries(strategies.map((s) => [s, std(curves[s]).map(round)])),
+    randomF1At200: round(randomAt200),
+    labelsToReachRandomAt200: Object.fromEntries(
+      strategies.map((s) => [s, labelsToReach(meanCurves[s], randomAt200)]),
+    ),
+    goal: "default strategy reaches random's 200-label F1 with <= 100 labels",
+    seconds: Math.round((performance.now() - started) / 1000),
+    cpuSeconds: Math.round(process.cpuUsage().user / 1e6),
+    load: os.loadavg().map((v) => Math.round(v * 100) / 100),
+  };
 
-// Plot: weighted F1 vs labels, one line per strategy, random's 200-label level dashed.
-const W = 640;
-const H = 400;
-const pad = { l: 60, r: 130, t: 30, b: 50 };
-const all = strategies.flatMap((s) => meanCurves[s]);
-const yMin = Math.floor(Math.min(...all) * 20) / 20;
-const yMax = Math.ceil(Math.max(...all) * 20) / 20;
-const sx = (v: number): number => pad.l + ((v - 0) / BUDGET) * (W - pad.l - pad.r);
-const sy = (v: number): number => H - pad.b - ((v - yMin) / (yMax - yMin)) * (H - pad.t - pad.b);
-const colors: Record<Strategy, string> = { mix: '#c0392b', margin: '#2471a3', random: '#7f8c8d' };
-const lines = strategies
-  .map((s) => {
-    const points = budgets.map((b, i) => `${sx(b).toFixed(1)},${sy(meanCurves[s][i]).toFixed(1)}`).join(' ');
-    const last = meanCurves[s][meanCurves[s].length - 1];
-    return (
-      `<polyline fill="none" stroke="${colors[s]}" stroke-width="2" points="${points}"/>` +
-      `<text x="${W - pad.r + 8}" y="${sy(last).toFixed(1)}" fill="${colors[s]}" font-size="13">${s === 'mix' ? 'mix (default)' : s}</text>`
+  // Plot: weighted F1 vs labels, one line per strategy, random's 200-label level dashed.
+  const W = 640;
+  const H = 400;
+  const pad = { l: 60, r: 130, t: 30, b: 50 };
+  const all = strategies.flatMap((s) => meanCurves[s]);
+  const yMin = Math.floor(Math.min(...all) * 20) / 20;
+  const yMax = Math.ceil(Math.max(...all) * 20) / 20;
+  const sx = (v: number): number => pad.l + ((v - 0) / BUDGET) * (W - pad.l - pad.r);
+  const sy = (v: number): number => H - pad.b - ((v - yMin) / (yMax - yMin)) * (H - pad.t - pad.b);
+  const colors: Record<Strategy, string> = { mix: '#c0392b', margin: '#2471a3', random: '#7f8c8d' };
+  const lines = strategies
+    .map((s) => {
+      const points = budgets
+        .map((b, i) => `${sx(b).toFixed(1)},${sy(meanCurves[s][i]).toFixed(1)}`)
+        .join(' ');
+      const last = meanCurves[s][meanCurves[s].length - 1];
+      return (
+        `<polyline fill="none" stroke="${colors[s]}" stroke-width="2" points="${points}"/>` +
+        `<text x="${W - pad.r + 8}" y="${sy(last).toFixed(1)}" fill="${colors[s]}" font-size="13">${s === 'mix' ? 'mix (default)' : s}</text>`
+      );
+    })
+    .join('\n');
+  const yTicks = [];
+  for (let v = yMin; v <= yMax + 1e-9; v += 0.05) {
+    yTicks.push(
+      `<line x1="${pad.l}" x2="${W - pad.r}" y1="${sy(v).toFixed(1)}" y2="${sy(v).toFixed(1)}" stroke="#eee"/>` +
+        `<text x="${pad.l - 8}" y="${(sy(v) + 4).toFixed(1)}" text-anchor="end" font-size="11">${v.toFixed(2)}</text>`,
     );
-  })
-  .join('\n');
-const yTicks = [];
-for (let v = yMin; v <= yMax + 1e-9; v += 0.05) {
-  yTicks.push(
-    `<line x1="${pad.l}" x2="${W - pad.r}" y1="${sy(v).toFixed(1)}" y2="${sy(v).toFixed(1)}" stroke="#eee"/>` +
-      `<text x="${pad.l - 8}" y="${(sy(v) + 4).toFixed(1)}" text-anchor="end" font-size="11">${v.toFixed(2)}</text>`,
+  }
+  const xTicks = [0, 50, 100, 150, 200, 250, 300].map(
+    (v) =>
+      `<text x="${sx(v).toFixed(1)}" y="${H - pad.b + 18}" text-anchor="middle" font-size="11">${v}</text>` +
+      `<line x1="${sx(v).toFixed(1)}" x2="${sx(v).toFixed(1)}" y1="${H - pad.b}" y2="${H - pad.b + 4}" stroke="#333"/>`,
   );
-}
-const xTicks = [0, 50, 100, 150, 200, 250, 300].map(
-  (v) =>
-    `<text x="${sx(v).toFixed(1)}" y="${H - pad.b + 18}" text-anchor="middle" font-size="11">${v}</text>` +
-    `<line x1="${sx(v).toFixed(1)}" x2="${sx(v).toFixed(1)}" y1="${H - pad.b}" y2="${H - pad.b + 4}" stroke="#333"/>`,
-);
-const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" font-family="sans-serif">
+  const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" font-family="sans-serif">
 <rect width="${W}" height="${H}" fill="white"/>
-<text x="${pad.l}" y="18" font-size="14">Chula RBC-12, morphology features: weighted F1 (slide-disjoint test) vs labels, ${seeds} seeds</text>
+<text x="${pad.l}" y="18" font-size="14">Chula RBC-12, morphology features: weighted F1 (slide-disjoint test) vs labels, ${seedsDone} seeds</text>
 ${yTicks.join('\n')}
 ${xTicks.join('\n')}
 <line x1="${pad.l}" x2="${W - pad.r}" y1="${H - pad.b}" y2="${H - pad.b}" stroke="#333"/>
@@ -250,8 +244,22 @@ ${lines}
 </svg>
 `;
 
-const json = JSON.stringify(result, null, 2);
-console.log(json);
-fs.mkdirSync('bench/results', { recursive: true });
-fs.writeFileSync('bench/results/al-chula.json', json + '\n');
-fs.writeFileSync('bench/results/al-chula.svg', svg);
+  const json = JSON.stringify(result, null, 2);
+  if (seedsDone === seeds) console.log(json);
+  fs.mkdirSync('bench/results', { recursive: true });
+  fs.writeFileSync('bench/results/al-chula.json', json + '\n');
+  fs.writeFileSync('bench/results/al-chula.svg', svg);
+}
+
+for (let seed = 0; seed < seeds; seed++) {
+  for (const strategy of strategies) {
+    curves[strategy].push(await run(strategy, seed));
+    process.stderr.write(
+      `${strategy} seed ${seed} done ${Math.round((performance.now() - started) / 1000)} s\n`,
+    );
+  }
+  // Written after every seed so a long run under load still leaves its completed seeds behind.
+  writeReport(seed + 1);
+}
+await index.close();
+await testIndex.close();

@@ -60,6 +60,19 @@ describe('linear probe vs scikit-learn LogisticRegression (multinomial, lbfgs, S
     expect(predicted).toEqual(fixture.linear.predicted);
   });
 
+  it('warm start from a probe trained on fewer labels reaches the same optimum in fewer iterations', () => {
+    const fewer = Int32Array.from(trainY, (c, i) => (i % 12 === 0 ? -1 : c));
+    const previous = trainLinearProbe(trainX, fewer, dims);
+    const warm = trainLinearProbe(trainX, trainY, dims, { initial: previous });
+    expect(warm.converged).toBe(true);
+    expect(warm.iterations).toBeLessThan(probe.iterations);
+    const a = probeProbabilities(warm, testX);
+    const b = probeProbabilities(probe, testX);
+    let maxError = 0;
+    for (let i = 0; i < a.length; i++) maxError = Math.max(maxError, Math.abs(a[i] - b[i]));
+    expect(maxError).toBeLessThan(1e-3);
+  });
+
   it('evaluate(linear) reports scikit-learn metrics', () => {
     const report = evaluate(trainX, trainY, testX, testY, dims, { protocol: 'linear' });
     expect(report.accuracy).toBeCloseTo(fixture.linear.accuracy, 10);

@@ -27,6 +27,12 @@ export interface LinearProbeOptions {
   tolerance?: number;
   /** Standardise inputs with the training mean and std (default true). */
   standardize?: boolean;
+  /**
+   * A previous probe to start from (warm start). After a few label changes the optimum moves little, so
+   * L-BFGS converges in a fraction of the cold-start iterations; the result is the same optimum (the objective is
+   * strictly convex), so determinism is kept up to the tolerance. Classes are matched by id; new ones start at 0.
+   */
+  initial?: LinearProbe;
   signal?: AbortSignal;
   onProgress?: (done: number, total: number, phase: string) => void;
 }
@@ -126,7 +132,23 @@ export function trainLinearProbe(
     return C * loss + 0.5 * penalty;
   };
 
-  const result = lbfgs(objective, new Float64Array(P), {
+  const theta0 = new Float64Array(P);
+  const initial = options.initial;
+  if (initial && initial.dims === D) {
+    initial.classes.forEach((c, from) => {
+      const to = classIndex.get(c);
+      if (to === undefined) return;
+      // Raw-space w, b to standardised space: w_std = w * std, b_std = b + w . mean.
+      let b = initial.bias[from];
+      for (let j = 0; j < D; j++) {
+        const w = initial.weights[from * D + j];
+        theta0[to * D + j] = w * std[j];
+        b += w * mean[j];
+      }
+      theta0[K * D + to] = b;
+    });
+  }
+  const result = lbfgs(objective, theta0, {
     maxIterations: options.maxIterations ?? 1000,
     tolerance: options.tolerance ?? 1e-7,
     signal: options.signal,

@@ -29,6 +29,7 @@ export interface PredictOptions {
    */
   method?: 'linear' | 'knn';
   knn?: KnnOptions;
+  /** Probe options; pass the previous result's `probe` as `linear.initial` to warm-start after label changes. */
   linear?: Omit<LinearProbeOptions, 'signal' | 'onProgress'>;
   signal?: AbortSignal;
   onProgress?: (done: number, total: number, phase: string) => void;
