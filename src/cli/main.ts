@@ -5,6 +5,7 @@ import { StoreError } from '../main/engine/store/errors';
 import { UsageError } from './args';
 import { commands, type CliContext } from './commands';
 import './commands-learn';
+import './commands-export';
 
 const HELP = `reddino — RedDino Studio command line: red blood cell projects without the desktop app.
 

@@ -15,6 +15,16 @@ import type {
   ProjectStats,
   Slide,
 } from './domain';
+import type {
+  AuditEvent,
+  Disagreement,
+  ReaderAgreement,
+  ReviewItem,
+  ReviewProgress,
+  ReviewSession,
+  SlideSignatureRow,
+  SlideSignoffStatus,
+} from './review';
 
 const id = z.number().int().positive();
 const ids = z.array(id).max(5_000_000);
@@ -163,6 +173,58 @@ export const api = {
     minSimilarity: z.number().min(-1).max(1).default(0.9),
     modelId: id.optional(),
   }),
+  'export.start': z.object({
+    format: z.enum(['imagefolder', 'csv', 'coco', 'npy', 'geojson', 'report', 'audit']),
+    out: pathArg,
+    classes: z.array(z.string().min(1)).optional(),
+    slides: z.array(z.string().min(1)).optional(),
+    reviewedOnly: z.boolean().optional(),
+    includeUnlabeled: z.boolean().optional(),
+    size: z.number().int().min(8).max(4096).optional(),
+    model: z.string().optional(),
+    rbcPerMicroliter: z.number().positive().optional(),
+  }),
+  'review.create': z.object({
+    name: z.string().min(1).max(200),
+    mode: z.enum(['single', 'blind']).default('single'),
+    filter: z.discriminatedUnion('kind', [
+      z.object({
+        kind: z.literal('predicted'),
+        classIds: ids.min(1),
+        imageIds: ids.optional(),
+        unlabeledOnly: z.boolean().optional(),
+        minConfidence: z.number().min(0).max(1).optional(),
+      }),
+      z.object({ kind: z.literal('unlabeled'), imageIds: ids.optional() }),
+      z.object({
+        kind: z.literal('qc-sample'),
+        n: z.number().int().min(1).max(1_000_000),
+        seed: z.number().int().default(1),
+        imageIds: ids.optional(),
+        classIds: ids.optional(),
+        labeledOnly: z.boolean().optional(),
+      }),
+    ]),
+  }),
+  'review.list': z.object({}),
+  'review.progress': z.object({ sessionId: id }),
+  'review.next': z.object({ sessionId: id, fromPosition: z.number().int().min(0).optional() }),
+  'review.decide': z.object({ sessionId: id, cellId: id, classId: id.nullable() }),
+  'review.agreement': z.object({ sessionId: id, readerA: z.string().min(1), readerB: z.string().min(1) }),
+  'review.disagreements': z.object({ sessionId: id, readerA: z.string().min(1), readerB: z.string().min(1) }),
+  'review.settle': z.object({ sessionId: id, cellId: id, classId: id.nullable() }),
+  'slides.signoff': z.object({ imageId: id }),
+  'slides.sign': z.object({ imageId: id, note: z.string().max(2000).optional() }),
+  'audit.list': z.object({
+    cellIds: ids.optional(),
+    imageIds: ids.optional(),
+    annotators: z.array(z.string()).optional(),
+    sources: z.array(labelSource).optional(),
+    since: z.string().optional(),
+    until: z.string().optional(),
+    limit: z.number().int().min(1).max(100_000).default(500),
+    offset: z.number().int().min(0).optional(),
+  }),
 } as const;
 
 export type ApiMethod = keyof typeof api;
@@ -204,6 +266,18 @@ export interface ApiResults {
   'predict.refresh': { runId: number | null };
   suggest: Suggestion[];
   'propagate.preview': PropagationCandidate[];
+  'export.start': { jobId: number };
+  'review.create': ReviewSession;
+  'review.list': ReviewSession[];
+  'review.progress': ReviewProgress;
+  'review.next': ReviewItem | null;
+  'review.decide': { decisionId: number };
+  'review.agreement': ReaderAgreement;
+  'review.disagreements': Disagreement[];
+  'review.settle': { consensusId: number; batchId: number | null };
+  'slides.signoff': SlideSignoffStatus;
+  'slides.sign': SlideSignatureRow;
+  'audit.list': AuditEvent[];
 }
 
 // Every method must have a result type and every result type a method.

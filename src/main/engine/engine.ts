@@ -15,6 +15,17 @@ import { backgroundIntegrityCheck, SYNC_CHECK_MAX_BYTES } from './store/db';
 import { JobManager } from './jobs/jobs';
 import { SettingsFile } from './settings';
 import { services, type EngineServices } from './services/index';
+import { exportProject } from './export/project';
+import {
+  createReviewSession,
+  decideReviewItem,
+  listSessions,
+  nextReviewItem,
+  reviewProgress,
+} from './review/sessions';
+import { disagreementQueue, readerAgreement, settleConsensus } from './review/agreement';
+import { signSlide, slideSignoffStatus } from './review/signoff';
+import { auditTrail } from './review/audit';
 
 type Handlers = { [M in ApiMethod]: (args: ApiParsedArgs<M>) => Promise<ApiResults[M]> | ApiResults[M] };
 
@@ -200,6 +211,51 @@ export class Engine {
     'predict.refresh': async (a) => ({ runId: await this.svc.learn.refresh(a.modelId) }),
     suggest: (a) => this.svc.learn.suggest(a),
     'propagate.preview': (a) => this.svc.learn.propagationPreview(a),
+    'export.start': (a) => {
+      const { rbcPerMicroliter, ...opts } = a;
+      const params = {
+        ...opts,
+        report: rbcPerMicroliter ? { parasitemia: { rbcPerMicroliter } } : undefined,
+      };
+      const jobId = this.jobs.start('export', params, (ctx) =>
+        exportProject(this.project, params, { signal: ctx.signal, onProgress: ctx.progress }),
+      );
+      return { jobId };
+    },
+    'review.create': (a) =>
+      createReviewSession(this.project, {
+        name: a.name,
+        mode: a.mode,
+        filter: a.filter,
+        createdBy: this.annotator,
+      }),
+    'review.list': () => listSessions(this.project),
+    'review.progress': (a) => reviewProgress(this.project, a.sessionId, this.annotator),
+    'review.next': (a) => nextReviewItem(this.project, a.sessionId, this.annotator, a.fromPosition),
+    'review.decide': (a) => ({
+      decisionId: decideReviewItem(this.project, {
+        sessionId: a.sessionId,
+        cellId: a.cellId,
+        reader: this.annotator,
+        classId: a.classId,
+      }),
+    }),
+    'review.agreement': (a) => readerAgreement(this.project, a.sessionId, a.readerA, a.readerB),
+    'review.disagreements': (a) => disagreementQueue(this.project, a.sessionId, a.readerA, a.readerB),
+    'review.settle': (a) => {
+      const r = settleConsensus(this.project, {
+        sessionId: a.sessionId,
+        cellId: a.cellId,
+        classId: a.classId,
+        decidedBy: this.annotator,
+      });
+      if (r.batchId) this.afterLabelChange([a.cellId]);
+      return r;
+    },
+    'slides.signoff': (a) => slideSignoffStatus(this.project, a.imageId),
+    'slides.sign': (a) =>
+      signSlide(this.project, { imageId: a.imageId, signedBy: this.annotator, note: a.note ?? null }),
+    'audit.list': (a) => auditTrail(this.project, a),
   };
 
   private afterLabelChange(cellIds: number[]): void {

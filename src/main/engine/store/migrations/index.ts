@@ -1,5 +1,6 @@
 import type { Database } from 'better-sqlite3';
 import { m001Initial } from './001-initial';
+import { m002Review } from './002-review';
 
 export interface Migration {
   version: number;
@@ -11,7 +12,7 @@ export interface Migration {
  * Shipped migrations are never edited: a released database has already run them. Add a new numbered file instead.
  * Versions must rise by exactly one so a gap (a lost file in a merge) fails loudly at start-up.
  */
-export const MIGRATIONS: readonly Migration[] = [m001Initial];
+export const MIGRATIONS: readonly Migration[] = [m001Initial, m002Review];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
 
