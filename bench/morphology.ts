@@ -15,6 +15,7 @@ import {
   MORPHOLOGY_MODEL_NAME,
   applyStandardizer,
   fitStandardizer,
+  maskFromCrop,
   morphologyFeaturesBatch,
 } from '../src/main/engine/embed/morphology';
 import {
@@ -66,13 +67,53 @@ function evaluate(x: Float32Array, dims: number, cells: LabeledCells, foldOf: In
   return groupedKnn(z, dims, cells.labels, foldOf, K);
 }
 
-function timeFeatures(cells: LabeledCells): { features: Float32Array; cellsPerSecond: number } {
+interface Speed {
+  cellsPerWallSecond: number;
+  /** Cells per second of this process's CPU time: what one core gives when the machine is shared. */
+  cellsPerCpuSecond: number;
+}
+
+function timed(run: () => void, cells: number): Speed {
+  const c0 = process.cpuUsage();
+  const t0 = process.hrtime.bigint();
+  run();
+  const wall = Number(process.hrtime.bigint() - t0) / 1e9;
+  const cpu = process.cpuUsage(c0);
+  return {
+    cellsPerWallSecond: Math.round(cells / wall),
+    cellsPerCpuSecond: Math.round(cells / ((cpu.user + cpu.system) / 1e6)),
+  };
+}
+
+/**
+ * Features of every crop, timed twice: as crop folders arrive (segmentation included) and as smear cells
+ * arrive from ingest (mask supplied, here the mask segmentation found).
+ */
+function timeFeatures(cells: LabeledCells): {
+  features: Float32Array;
+  segmenting: Speed;
+  maskSupplied: Speed;
+} {
   // Warm-up so the JIT has compiled the hot loops before timing.
   morphologyFeaturesBatch(cells.crops.slice(0, 200));
-  const t0 = process.hrtime.bigint();
-  const features = morphologyFeaturesBatch(cells.crops);
-  const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
-  return { features, cellsPerSecond: Math.round(cells.crops.length / seconds) };
+  let features: Float32Array = new Float32Array(0);
+  const segmenting = timed(() => {
+    features = morphologyFeaturesBatch(cells.crops);
+  }, cells.crops.length);
+  const masked = cells.crops.map((c) => ({ ...c, mask: maskFromCrop(c) }));
+  morphologyFeaturesBatch(masked.slice(0, 200));
+  const maskSupplied = timed(() => morphologyFeaturesBatch(masked), masked.length);
+  return { features, segmenting, maskSupplied };
+}
+
+/** ns per element of a dependent multiply-add loop: shows how contended this run's CPU was. */
+function calibrationLoop(): number {
+  const a = new Float32Array(4096).map((_, i) => i % 7);
+  let s = 0;
+  const c0 = process.cpuUsage();
+  for (let r = 0; r < 5000; r++) for (let i = 0; i < a.length; i++) s += a[i] * 0.5;
+  const cpu = process.cpuUsage(c0);
+  return s > 0 ? round(((cpu.user + cpu.system) * 1e3) / (5000 * a.length), 2) : 0;
 }
 
 function countBy(values: string[]): Record<string, number> {
@@ -87,7 +128,7 @@ async function runDataset(
   withAblations: boolean,
 ): Promise<Record<string, unknown>> {
   const n = cells.labels.length;
-  const { features, cellsPerSecond } = timeFeatures(cells);
+  const { features, segmenting, maskSupplied } = timeFeatures(cells);
   const foldOf = groupedFolds(cells.groups, FOLDS);
   const full = evaluate(features, MORPHOLOGY_DIMS, cells, foldOf);
   const base = select(features, n, MORPHOLOGY_FEATURE_NAMES, (f) => BASELINE.includes(f));
@@ -97,7 +138,7 @@ async function runDataset(
     groups: new Set(cells.groups).size,
     classes: countBy(cells.labels),
     cropSize: `${cells.crops[0].width}x${cells.crops[0].height}`,
-    cellsPerSecond,
+    speed: { segmenting, maskSupplied },
     morphology: full,
     baselineMeanColourArea: baseline,
   };
@@ -114,17 +155,31 @@ async function runDataset(
     result.ablationsWeightedF1 = ablations;
   }
   process.stderr.write(
-    `${name}: wF1 ${full.weightedF1} (baseline ${baseline.weightedF1}), ${cellsPerSecond} cells/s\n`,
+    `${name}: wF1 ${full.weightedF1} (baseline ${baseline.weightedF1}), ${JSON.stringify({ segmenting, maskSupplied })}\n`,
   );
   return result;
 }
 
 const ablate = !process.argv.includes('--no-ablations');
+const onlyArg = process.argv.indexOf('--only');
+const only = onlyArg >= 0 ? process.argv[onlyArg + 1] : undefined;
 const loadBefore = os.loadavg();
 const started = Date.now();
-const chula = await loadChula(path.join(DATA, 'chula-dev'), CHULA_WINDOW);
-const nih = await loadFolders(path.join(DATA, 'nih-dev'), nihSlide);
-const mpidb = await loadFolders(path.join(DATA, 'fixture', 'mpidb_pf_crops'), mpidbSmear);
+const datasets: Record<string, Record<string, unknown>> = {};
+if (!only || only === 'chula') {
+  datasets.chula = await runDataset(
+    'chula',
+    await loadChula(path.join(DATA, 'chula-dev'), CHULA_WINDOW),
+    ablate,
+  );
+}
+if (!only || only === 'nih') {
+  datasets.nih = await runDataset('nih', await loadFolders(path.join(DATA, 'nih-dev'), nihSlide), ablate);
+}
+if (!only || only === 'mpidb') {
+  const stages = await loadFolders(path.join(DATA, 'fixture', 'mpidb_pf_crops'), mpidbSmear);
+  datasets.mpidbStages = await runDataset('mpidb', stages, false);
+}
 
 const report = {
   benchmark: 'morphology',
@@ -135,19 +190,19 @@ const report = {
     `${FOLDS}-fold CV grouped by slide/image (deterministic balanced assignment); chula: ${CHULA_WINDOW}px ` +
     'window around each labeled centre, class 10 (uncategorised) left out; nih: group = C<n> slide code; ' +
     'mpidb: fixture stage crops (mpidb-dev has only rings), group = smear id. Speed: one thread, features ' +
-    'from decoded RGB crops incl. segmentation (no masks given), after a 200-cell warm-up.',
-  datasets: {
-    chula: await runDataset('chula', chula, ablate),
-    nih: await runDataset('nih', nih, ablate),
-    mpidbStages: await runDataset('mpidb', mpidb, false),
-  },
+    'from decoded RGB crops, segmenting (no mask given) and with the mask supplied (as ingest supplies it), ' +
+    'after a 200-cell warm-up; wall and process-CPU time reported, with the load average (2 shared cores).',
+  datasets,
   machine: { cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model, node: process.version },
+  calibrationLoopCpuNsPerElement: calibrationLoop(),
   loadAverageBefore: loadBefore.map((v) => round(v, 2)),
   loadAverageAfter: os.loadavg().map((v) => round(v, 2)),
   seconds: round((Date.now() - started) / 1000, 1),
 };
 
 const json = JSON.stringify(report, null, 2);
-fs.mkdirSync(path.join(ROOT, 'bench', 'results'), { recursive: true });
-fs.writeFileSync(path.join(ROOT, 'bench', 'results', 'morphology.json'), `${json}\n`);
+if (!only) {
+  fs.mkdirSync(path.join(ROOT, 'bench', 'results'), { recursive: true });
+  fs.writeFileSync(path.join(ROOT, 'bench', 'results', 'morphology.json'), `${json}\n`);
+}
 process.stdout.write(`${json}\n`);

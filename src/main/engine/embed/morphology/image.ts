@@ -24,51 +24,60 @@ export interface Planes {
 
 /**
  * Box-downsamples a crop by an integer factor into planes (remainder rows/columns dropped), and the mask by
- * majority vote. Large crops are reduced so cost stays bounded while cells keep ~40-80 px across.
+ * majority vote. A region (in downsampled pixels) limits the work to the part of the crop holding the cell.
  */
-export function toPlanes(crop: CellCrop, factor: number): { planes: Planes; mask: Uint8Array | undefined } {
+export function toPlanes(
+  crop: CellCrop,
+  factor: number,
+  region?: { x0: number; y0: number; width: number; height: number },
+): { planes: Planes; mask: Uint8Array | undefined } {
   const { rgb, width: w } = crop;
-  const W = Math.max(1, Math.floor(crop.width / factor));
-  const H = Math.max(1, Math.floor(crop.height / factor));
+  const x0 = region?.x0 ?? 0;
+  const y0 = region?.y0 ?? 0;
+  const W = region?.width ?? Math.max(1, Math.floor(crop.width / factor));
+  const H = region?.height ?? Math.max(1, Math.floor(crop.height / factor));
   const n = W * H;
-  const r = new Float32Array(n);
-  const g = new Float32Array(n);
-  const b = new Float32Array(n);
-  let mask: Uint8Array | undefined;
+  const r = scratchF32(n);
+  const g = scratchF32(n);
+  const b = scratchF32(n);
+  const src = crop.mask;
+  const mask = src ? scratchU8(n) : undefined;
   if (factor === 1) {
-    for (let i = 0, j = 0; i < n; i++, j += 3) {
-      r[i] = rgb[j];
-      g[i] = rgb[j + 1];
-      b[i] = rgb[j + 2];
-    }
-    if (crop.mask) mask = crop.mask.slice(0, n);
-  } else {
-    const inv = 1 / (factor * factor);
-    const src = crop.mask;
-    if (src) mask = new Uint8Array(n);
     for (let y = 0; y < H; y++) {
-      for (let x = 0; x < W; x++) {
-        let sr = 0;
-        let sg = 0;
-        let sb = 0;
-        let sm = 0;
-        for (let dy = 0; dy < factor; dy++) {
-          const row = (y * factor + dy) * w + x * factor;
-          for (let dx = 0; dx < factor; dx++) {
-            const p = row + dx;
-            const j = p * 3;
-            sr += rgb[j];
-            sg += rgb[j + 1];
-            sb += rgb[j + 2];
-            if (src) sm += src[p] ? 1 : 0;
-          }
-        }
-        const i = y * W + x;
-        r[i] = sr * inv;
-        g[i] = sg * inv;
-        b[i] = sb * inv;
-        if (mask) mask[i] = sm * 2 >= factor * factor ? 1 : 0;
+      let j = ((y + y0) * w + x0) * 3;
+      let p = (y + y0) * w + x0;
+      for (let x = 0, i = y * W; x < W; x++, i++, j += 3, p++) {
+        r[i] = rgb[j];
+        g[i] = rgb[j + 1];
+        b[i] = rgb[j + 2];
+        if (mask && src) mask[i] = src[p] ? 1 : 0;
       }
+    }
+    return { planes: { r, g, b, width: W, height: H }, mask };
+  }
+  const inv = 1 / (factor * factor);
+  for (let y = 0; y < H; y++) {
+    for (let x = 0; x < W; x++) {
+      let sr = 0;
+      let sg = 0;
+      let sb = 0;
+      let sm = 0;
+      for (let dy = 0; dy < factor; dy++) {
+        const row = ((y + y0) * factor + dy) * w + (x + x0) * factor;
+        for (let dx = 0; dx < factor; dx++) {
+          const p = row + dx;
+          const j = p * 3;
+          sr += rgb[j];
+          sg += rgb[j + 1];
+          sb += rgb[j + 2];
+          if (src) sm += src[p] ? 1 : 0;
+        }
+      }
+      const i = y * W + x;
+      r[i] = sr * inv;
+      g[i] = sg * inv;
+      b[i] = sb * inv;
+      if (mask) mask[i] = sm * 2 >= factor * factor ? 1 : 0;
     }
   }
   return { planes: { r, g, b, width: W, height: H }, mask };
@@ -80,7 +89,7 @@ export function toPlanes(crop: CellCrop, factor: number): { planes: Planes; mask
  */
 export function chamferDistance(mask: Uint8Array, W: number, H: number, out?: Float32Array): Float32Array {
   const n = W * H;
-  const d = out ?? new Float32Array(n);
+  const d = out ?? scratchF32(n);
   const BIG = 1e9;
   for (let y = 0; y < H; y++) {
     for (let x = 0; x < W; x++) {
@@ -131,8 +140,8 @@ export interface Components {
 /** 8-connected components of the pixels where mask is non-zero. */
 export function labelComponents(mask: Uint8Array, W: number, H: number): Components {
   const n = W * H;
-  const labels = new Int32Array(n);
-  const stack = new Int32Array(n);
+  const labels = scratchI32(n);
+  const stack = scratchI32(n);
   const sizes: number[] = [];
   let count = 0;
   for (let s = 0; s < n; s++) {
@@ -169,8 +178,8 @@ export function labelComponents(mask: Uint8Array, W: number, H: number): Compone
 /** Sets every background pixel that the image border cannot reach (4-connected) to 1, in place. */
 export function fillHoles(mask: Uint8Array, W: number, H: number): void {
   const n = W * H;
-  const reached = new Uint8Array(n);
-  const stack = new Int32Array(n);
+  const reached = scratchU8(n);
+  const stack = scratchI32(n);
   let top = 0;
   const seed = (i: number): void => {
     if (!mask[i] && !reached[i]) {
@@ -253,10 +262,10 @@ export function cropPlanes(
   h: number,
 ): { planes: Planes; mask: Uint8Array } {
   const W = planes.width;
-  const r = new Float32Array(w * h);
-  const g = new Float32Array(w * h);
-  const b = new Float32Array(w * h);
-  const m = new Uint8Array(w * h);
+  const r = scratchF32(w * h);
+  const g = scratchF32(w * h);
+  const b = scratchF32(w * h);
+  const m = scratchU8(w * h);
   for (let y = 0; y < h; y++) {
     const from = (y + y0) * W + x0;
     const to = y * w;
@@ -266,4 +275,58 @@ export function cropPlanes(
     m.set(mask.subarray(from, from + w), to);
   }
   return { planes: { r, g, b, width: w, height: h }, mask: m };
+}
+
+/*
+ * Per-cell scratch buffers. Allocating a few dozen typed arrays per cell made garbage collection a large
+ * share of the run time, so working arrays are taken from pools and handed out again after resetScratch(),
+ * which every public entry point calls first. Nothing taken from here may outlive the call that took it.
+ */
+const POOL_LIMIT = 256;
+const pools = {
+  u8: [] as Uint8Array[],
+  i32: [] as Int32Array[],
+  f32: [] as Float32Array[],
+  u32: [] as Uint32Array[],
+};
+const next = { u8: 0, i32: 0, f32: 0, u32: 0 };
+
+export function resetScratch(): void {
+  next.u8 = 0;
+  next.i32 = 0;
+  next.f32 = 0;
+  next.u32 = 0;
+}
+
+/** A zeroed Uint8Array of length n from the pool. */
+export function scratchU8(n: number): Uint8Array {
+  if (next.u8 >= POOL_LIMIT) return new Uint8Array(n);
+  let buf = pools.u8[next.u8];
+  if (!buf || buf.length < n) pools.u8[next.u8] = buf = new Uint8Array(Math.max(n, 1024));
+  next.u8++;
+  return buf.subarray(0, n).fill(0);
+}
+
+export function scratchI32(n: number): Int32Array {
+  if (next.i32 >= POOL_LIMIT) return new Int32Array(n);
+  let buf = pools.i32[next.i32];
+  if (!buf || buf.length < n) pools.i32[next.i32] = buf = new Int32Array(Math.max(n, 1024));
+  next.i32++;
+  return buf.subarray(0, n).fill(0);
+}
+
+export function scratchF32(n: number): Float32Array {
+  if (next.f32 >= POOL_LIMIT) return new Float32Array(n);
+  let buf = pools.f32[next.f32];
+  if (!buf || buf.length < n) pools.f32[next.f32] = buf = new Float32Array(Math.max(n, 1024));
+  next.f32++;
+  return buf.subarray(0, n).fill(0);
+}
+
+export function scratchU32(n: number): Uint32Array {
+  if (next.u32 >= POOL_LIMIT) return new Uint32Array(n);
+  let buf = pools.u32[next.u32];
+  if (!buf || buf.length < n) pools.u32[next.u32] = buf = new Uint32Array(Math.max(n, 1024));
+  next.u32++;
+  return buf.subarray(0, n).fill(0);
 }

@@ -4,7 +4,7 @@
  * absorption, so intensity means green, normalised by the cell's own mean so that stain and exposure
  * differences between slides cancel.
  */
-import { histBin, histQuantile, labelComponents } from './image';
+import { histBin, histQuantile, labelComponents, scratchI32, scratchU32, scratchU8 } from './image';
 
 export const PALLOR_RINGS = 6;
 export const LBP_BINS = 10;
@@ -114,9 +114,9 @@ export function writeIntensityFeatures(input: IntensityInput, out: Float32Array,
   let centreCount = 0;
   let rimSum = 0;
   let rimCount = 0;
-  const hG = new Uint32Array(256);
-  const hPurple = new Uint32Array(256);
-  const hDark = new Uint32Array(256);
+  const hG = scratchU32(256);
+  const hPurple = scratchU32(256);
+  const hDark = scratchU32(256);
   let m3 = 0;
   let m2 = 0;
   for (let i = 0; i < n; i++) {
@@ -229,8 +229,7 @@ export function writeIntensityFeatures(input: IntensityInput, out: Float32Array,
   out[k++] = sd > 1e-6 ? m3 / area / (sd * sd * sd) : 0;
 
   k = writeInclusions(input, invG / gMedian, area, purpleMedian, out, k);
-  k = writeTexture(input, invG, out, k);
-  writeLbp(input, invG, out, k);
+  writeTexture(input, invG, out, k);
 }
 
 /**
@@ -249,7 +248,7 @@ function writeInclusions(
   const { r, g, b, mask, depth, width: W, height: H } = input;
   const n = W * H;
   const rimDepth = Math.min(2.5, 0.25 * input.maxDepth);
-  const spot = new Uint8Array(n);
+  const spot = scratchU8(n);
   let largest = 0;
   let purpleExcess = 0;
   let centreDistance = 0;
@@ -294,96 +293,111 @@ function writeInclusions(
   return k;
 }
 
+/**
+ * Texture of the interior (depth > 1 px): local deviation and gradient, grey-level co-occurrence statistics
+ * at distances 1 and 2 (horizontal and vertical pairs), and rotation-invariant uniform LBP. Pixel lists are
+ * gathered once so every statistic touches only interior pixels.
+ */
 function writeTexture(input: IntensityInput, invG: number, out: Float32Array, k: number): number {
   const { g, mask, depth, width: W, height: H } = input;
+  const n = W * H;
+  const levels = 8;
+  const interiorList = scratchI32(n);
+  let count = 0;
+  // Grey levels for the co-occurrence matrix span the cell's own 2..98% range, so they describe texture
+  // shape; absolute contrast is in the deviation and gradient features.
+  const hist = scratchU32(256);
+  for (let y = 1; y < H - 1; y++) {
+    for (let x = 1; x < W - 1; x++) {
+      const i = y * W + x;
+      if (!mask[i] || depth[i] <= 1) continue;
+      interiorList[count++] = i;
+      hist[histBin(g[i] * invG, 0, 2)]++;
+    }
+  }
+  const lo = histQuantile(hist, count, 0.02, 0, 2);
+  const hi = Math.max(histQuantile(hist, count, 0.98, 0, 2), lo + 1e-3);
+  const scale = levels / (hi - lo);
+  const q = scratchU8(n).fill(255);
   let devSum = 0;
   let gradInterior = 0;
   let gradRim = 0;
   let interior = 0;
   let rimCount = 0;
-  const levels = 8;
-  const q = new Int8Array(W * H).fill(-1);
-  // Grey levels for the co-occurrence matrix span the cell's own 2..98% range, so they describe texture
-  // shape; absolute contrast is in the deviation and gradient features.
-  const hist = new Uint32Array(256);
-  let cnt = 0;
-  for (let i = 0; i < W * H; i++) {
-    if (mask[i] && depth[i] > 1) {
-      hist[histBin(g[i] * invG, 0, 2)]++;
-      cnt++;
+  const lbp = new Float64Array(LBP_BINS);
+  const tol = 0.015 / invG;
+  for (let t = 0; t < count; t++) {
+    const i = interiorList[t];
+    const gi = g[i];
+    const nw = g[i - W - 1];
+    const nn = g[i - W];
+    const ne = g[i - W + 1];
+    const ee = g[i + 1];
+    const se = g[i + W + 1];
+    const ss = g[i + W];
+    const sw = g[i + W - 1];
+    const ww = g[i - 1];
+    const mean = (nw + nn + ne + ww + gi + ee + sw + ss + se) * (1 / 9);
+    const gx = (ee - ww) * invG * 0.5;
+    const gy = (ss - nn) * invG * 0.5;
+    const grad = Math.sqrt(gx * gx + gy * gy);
+    if (depth[i] > 2.5) {
+      devSum += Math.abs(gi - mean) * invG;
+      gradInterior += grad;
+      interior++;
+    } else {
+      gradRim += grad;
+      rimCount++;
     }
-  }
-  const lo = histQuantile(hist, cnt, 0.02, 0, 2);
-  const hi = Math.max(histQuantile(hist, cnt, 0.98, 0, 2), lo + 1e-3);
-  for (let y = 1; y < H - 1; y++) {
-    for (let x = 1; x < W - 1; x++) {
-      const i = y * W + x;
-      if (!mask[i] || depth[i] <= 1) continue;
-      const c = g[i] * invG;
-      const mean =
-        (g[i - W - 1] +
-          g[i - W] +
-          g[i - W + 1] +
-          g[i - 1] +
-          g[i] +
-          g[i + 1] +
-          g[i + W - 1] +
-          g[i + W] +
-          g[i + W + 1]) *
-        invG *
-        (1 / 9);
-      const gx = (g[i + 1] - g[i - 1]) * invG * 0.5;
-      const gy = (g[i + W] - g[i - W]) * invG * 0.5;
-      const grad = Math.sqrt(gx * gx + gy * gy);
-      if (depth[i] > 2.5) {
-        devSum += Math.abs(c - mean);
-        gradInterior += grad;
-        interior++;
-      } else {
-        gradRim += grad;
-        rimCount++;
-      }
-      const level = Math.floor(((c - lo) / (hi - lo)) * levels);
-      q[i] = level < 0 ? 0 : level >= levels ? levels - 1 : level;
-    }
+    const level = Math.floor((gi * invG - lo) * scale);
+    q[i] = level < 0 ? 0 : level >= levels ? levels - 1 : level;
+    // LBP, neighbours clockwise from north-west; the tolerance keeps flat regions from reading as noise.
+    const c = gi + tol;
+    const b0 = nw >= c ? 1 : 0;
+    const b1 = nn >= c ? 1 : 0;
+    const b2 = ne >= c ? 1 : 0;
+    const b3 = ee >= c ? 1 : 0;
+    const b4 = se >= c ? 1 : 0;
+    const b5 = ss >= c ? 1 : 0;
+    const b6 = sw >= c ? 1 : 0;
+    const b7 = ww >= c ? 1 : 0;
+    const ones = b0 + b1 + b2 + b3 + b4 + b5 + b6 + b7;
+    const transitions =
+      (b0 ^ b1) + (b1 ^ b2) + (b2 ^ b3) + (b3 ^ b4) + (b4 ^ b5) + (b5 ^ b6) + (b6 ^ b7) + (b7 ^ b0);
+    lbp[transitions <= 2 ? ones : 9]++;
   }
   out[k++] = interior ? devSum / interior : 0;
   out[k++] = interior ? gradInterior / interior : 0;
   const gi = interior ? gradInterior / interior : 0;
   const gr = rimCount ? gradRim / rimCount : 0;
   out[k++] = gr > 1e-6 ? gi / gr : 0;
-  for (const dist of [1, 2]) k = writeGlcm(q, W, H, dist, levels, out, k);
-  return k;
+
+  const m1 = new Float64Array(levels * levels);
+  const m2 = new Float64Array(levels * levels);
+  for (let t = 0; t < count; t++) {
+    const i = interiorList[t];
+    const a = q[i];
+    let c = q[i + 1];
+    if (c !== 255) m1[a * levels + c]++;
+    if (i + W < n && (c = q[i + W]) !== 255) m1[a * levels + c]++;
+    if ((c = q[i + 2]) !== 255) m2[a * levels + c]++;
+    if (i + 2 * W < n && (c = q[i + 2 * W]) !== 255) m2[a * levels + c]++;
+  }
+  k = writeGlcm(m1, levels, out, k);
+  k = writeGlcm(m2, levels, out, k);
+  for (let j = 0; j < LBP_BINS; j++) out[k + j] = count ? lbp[j] / count : 0;
+  return k + LBP_BINS;
 }
 
-function writeGlcm(
-  q: Int8Array,
-  W: number,
-  H: number,
-  dist: number,
-  levels: number,
-  out: Float32Array,
-  k: number,
-): number {
+/** Contrast, homogeneity, energy, entropy and correlation of a co-occurrence count matrix (symmetrised). */
+function writeGlcm(counts: Float64Array, levels: number, out: Float32Array, k: number): number {
   const m = new Float64Array(levels * levels);
   let total = 0;
-  const offsets = [
-    [dist, 0],
-    [0, dist],
-    [dist, dist],
-    [-dist, dist],
-  ];
-  for (const [ox, oy] of offsets) {
-    for (let y = 0; y < H - oy; y++) {
-      for (let x = Math.max(0, -ox); x < W - Math.max(0, ox); x++) {
-        const a = q[y * W + x];
-        if (a < 0) continue;
-        const c = q[(y + oy) * W + x + ox];
-        if (c < 0) continue;
-        m[a * levels + c]++;
-        m[c * levels + a]++;
-        total += 2;
-      }
+  for (let a = 0; a < levels; a++) {
+    for (let c = 0; c < levels; c++) {
+      const v = counts[a * levels + c] + counts[c * levels + a];
+      m[a * levels + c] = v;
+      total += v;
     }
   }
   let contrast = 0;
@@ -420,32 +434,4 @@ function writeGlcm(
   out[k++] = entropy;
   out[k++] = variance > 1e-9 ? cov / variance : 0;
   return k;
-}
-
-/** Rotation-invariant uniform LBP (8 neighbours, radius 1) over the interior, with a small tolerance. */
-function writeLbp(input: IntensityInput, invG: number, out: Float32Array, k: number): void {
-  const { g, mask, depth, width: W, height: H } = input;
-  const hist = new Float64Array(LBP_BINS);
-  let count = 0;
-  const tol = 0.015 / invG;
-  const nb = [-W - 1, -W, -W + 1, 1, W + 1, W, W - 1, -1];
-  for (let y = 1; y < H - 1; y++) {
-    for (let x = 1; x < W - 1; x++) {
-      const i = y * W + x;
-      if (!mask[i] || depth[i] <= 1.5) continue;
-      const c = g[i] + tol;
-      let ones = 0;
-      let transitions = 0;
-      let prev = g[i + nb[7]] >= c ? 1 : 0;
-      for (let j = 0; j < 8; j++) {
-        const bit = g[i + nb[j]] >= c ? 1 : 0;
-        ones += bit;
-        if (bit !== prev) transitions++;
-        prev = bit;
-      }
-      hist[transitions <= 2 ? ones : 9]++;
-      count++;
-    }
-  }
-  for (let j = 0; j < LBP_BINS; j++) out[k + j] = count ? hist[j] / count : 0;
 }
