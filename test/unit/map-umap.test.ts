@@ -7,7 +7,7 @@ import { seededRandom } from '../../src/main/engine/map/random';
 import { clusteredEmbeddings, type SyntheticEmbeddings } from '../../src/main/engine/map/synthetic';
 
 const N = 2000;
-const DIMS = 128;
+const DIMS = 64;
 
 function randomLayout(n: number, seed: number): Float32Array {
   const random = seededRandom(seed);

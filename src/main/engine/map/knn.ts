@@ -8,11 +8,11 @@ import { throwIfAborted, yieldToEventLoop, type LongTaskOptions } from './progre
 /**
  * Approximate k-nearest-neighbour search for the map, built for 100k-1M embeddings of 384-1024 dims on 2 cores.
  *
- * Candidates come from a usearch HNSW graph over a PCA projection (`searchDims`, default 32): HNSW cost grows
- * with the dimension and with the intrinsic dimension of the data, and 32 leading axes keep most neighbourhood
- * structure of cell embeddings. Each candidate list (`candidates` per point, more than k) is then re-ranked with
- * the exact distance in the full space, so the graph UMAP sees uses true distances and recovers most neighbours
- * the projection shuffled.
+ * Candidates come from a usearch HNSW graph over int8-quantised unit vectors (cosine; f16 for euclidean), a few
+ * more per point than k (`candidates`), re-ranked with the exact float32 distance so UMAP sees true distances.
+ * Measured on 20k x 384 clustered embeddings: int8 + 20 candidates reaches 0.986 recall@15 for about half the
+ * CPU of float32 HNSW (0.991); a PCA projection before HNSW (`searchDims`) loses recall and, computed in
+ * JavaScript, costs more than it saves, so it is off by default.
  *
  * Determinism: HNSW insertion order changes the graph, so points are inserted on one thread; the finished
  * graph is then reloaded (usearch sizes its per-thread search contexts only on reserve/load) and searched on
@@ -23,10 +23,14 @@ export type MapMetric = 'cosine' | 'euclidean';
 export interface NeighborIndexOptions extends LongTaskOptions {
   metric?: MapMetric;
   seed?: number;
-  /** PCA dimensions the HNSW graph is built on; vectors with at most this many dims are indexed as they are. */
+  /** Index a PCA projection to this many dims instead of the vectors themselves (off by default). */
   searchDims?: number;
   /** Threads for HNSW search (insertion is single-threaded for determinism). Default: available cores. */
   threads?: number;
+  /** HNSW graph degree and beam width (insertion and search); defaults 12 and 40. */
+  connectivity?: number;
+  expansion?: number;
+  quantization?: 'f32' | 'f16' | 'i8';
 }
 
 /** An HNSW index over `count` rows of a caller-owned matrix; rows are `rowIds[i]` of `vectors` (or i). */
@@ -50,6 +54,12 @@ export interface NeighborLists {
   distances: Float32Array;
   k: number;
 }
+
+const SCALAR_KINDS = {
+  f32: usearch.ScalarKind.F32,
+  f16: usearch.ScalarKind.F16,
+  i8: usearch.ScalarKind.I8,
+} as const;
 
 const INSERT_BATCH = 8192;
 const QUERY_BATCH = 8192;
@@ -101,7 +111,7 @@ export async function buildNeighborIndex(
   options: NeighborIndexOptions = {},
 ): Promise<NeighborIndex> {
   const metric = options.metric ?? 'cosine';
-  const searchDims = options.searchDims ?? 32;
+  const searchDims = options.searchDims ?? Infinity;
   const threads = options.threads ?? defaultThreads();
   const count = rowIds ? rowIds.length : n;
   const phase = 'neighbour index';
@@ -124,10 +134,11 @@ export async function buildNeighborIndex(
   const config = {
     dimensions: width,
     metric: basis || metric === 'euclidean' ? usearch.MetricKind.L2sq : usearch.MetricKind.IP,
-    quantization: usearch.ScalarKind.F32,
-    connectivity: 12,
-    expansion_add: 48,
-    expansion_search: 48,
+    // int8 assumes components in [-1, 1]: true of unit vectors, not of raw euclidean embeddings or PCA scores.
+    quantization: SCALAR_KINDS[options.quantization ?? (metric === 'cosine' && !basis ? 'i8' : 'f16')],
+    connectivity: options.connectivity ?? 12,
+    expansion_add: options.expansion ?? 40,
+    expansion_search: options.expansion ?? 40,
     multi: false,
   };
   const building = new usearch.Index(config);

@@ -4,7 +4,7 @@ import { seededGaussian, seededRandom, sampleIndices } from './random';
  * Principal component analysis on row-major Float32 matrices (n rows x dims), sized for a million 384-d cells.
  *
  * The axes come from the covariance of a row sample (sample size shrinks as dims^2 grows, so fitting costs about
- * the same ~3e8 multiply-adds for 384 or 1024 dims); projecting all rows is one pass of n x dims x components.
+ * the same ~1.5e8 multiply-adds for 384 or 1024 dims); projecting all rows is one pass of n x dims x components.
  * Leading axes of a covariance are stable long before every row is seen, which is what makes 1M rows take
  * seconds, not minutes.
  */
@@ -23,12 +23,12 @@ export interface PcaBasis {
 
 export interface PcaOptions {
   seed?: number;
-  /** Rows used to estimate the covariance; default scales with 1/dims^2 (4k rows at 384 dims, never below 2k). */
+  /** Rows used to estimate the covariance; default scales with 1/dims^2 (2k rows at 384 dims, never below 2k). */
   sampleSize?: number;
   normalizeRows?: boolean;
 }
 
-const COVARIANCE_BUDGET = 6e8;
+const COVARIANCE_BUDGET = 3e8;
 
 function rowScale(vectors: Float32Array, offset: number, dims: number, normalize: boolean): number {
   if (!normalize) return 1;
@@ -270,7 +270,7 @@ export function projectPca(
 }
 
 /**
- * 2-D PCA map of n rows (n x 2 result, row-major). Immediate: ~3e8 multiply-adds to fit plus 2 per input value
+ * 2-D PCA map of n rows (n x 2 result, row-major). Immediate: ~1.5e8 multiply-adds to fit plus 2 per input value
  * to project, so a first map of a million cells shows in seconds while UMAP runs.
  */
 export function pca2d(

@@ -94,6 +94,8 @@ export function layoutEpochKernel(
   const tableLast = tableSize - 1;
   const tableScale = tableLast / 64;
   const epochMix = Math.imul((epoch | 0) + 0x632be5ab, 0xc2b2ae35);
+  // Scales a uint32 onto [0, negativeRange) with a multiply: integer % costs tens of cycles per sample.
+  const rangeScale = negativeRange / 4294967296;
   for (let i = rowStart; i < rowEnd; i++) {
     const edgeEnd = rowPtr[i + 1];
     let x = current[2 * i];
@@ -134,7 +136,7 @@ export function layoutEpochKernel(
         h ^= h << 13;
         h ^= h >>> 17;
         h ^= h << 5;
-        const k = (h >>> 0) % negativeRange;
+        const k = ((h >>> 0) * rangeScale) | 0;
         if (k === i) continue;
         dx = x - snapshot[2 * k];
         dy = y - snapshot[2 * k + 1];

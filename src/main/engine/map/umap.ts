@@ -28,9 +28,9 @@ export interface UmapOptions extends LongTaskOptions {
   metric?: MapMetric;
   negativeSampleRate?: number;
   repulsionStrength?: number;
-  /** PCA dims for neighbour candidates (see knn.ts). */
+  /** Build the neighbour index on this many PCA dims (see knn.ts; off by default). */
   searchDims?: number;
-  /** HNSW candidates per point re-ranked exactly; default max(2k, k + 10). */
+  /** HNSW candidates per point re-ranked exactly; default k + 5. */
   candidates?: number;
   threads?: number;
   /** Larger inputs fit a sample of this size and place the rest. */
@@ -115,7 +115,7 @@ export async function fitUmap(
   const threads = options.threads ?? defaultThreads();
   const count = fitRows ? fitRows.length : n;
   const k = Math.max(2, Math.min(options.nNeighbors ?? 15, count));
-  const candidates = options.candidates ?? Math.max(2 * k, k + 10);
+  const candidates = options.candidates ?? k + 5;
   const epochs = options.epochs ?? (count <= 10_000 ? 500 : 200);
   const { a, b } = findAbParams(options.spread ?? 1, options.minDist ?? 0.1);
   const negativeSampleRate = options.negativeSampleRate ?? 5;
@@ -149,6 +149,7 @@ export async function fitUmap(
   const graph = fuzzyUnion(knn.indices, strengths, count, knn.k);
   options.onProgress?.(1, 1, 'fuzzy graph');
 
+  options.onProgress?.(0, 1, 'initial layout');
   // PCA start: the leading axes of the neighbour-search projection when there is one.
   const basis = index.basis
     ? { ...index.basis, components: 2, axes: index.basis.axes.subarray(0, 2 * dims) }
@@ -165,6 +166,7 @@ export async function fitUmap(
   // Jitter separates exact duplicates, which would otherwise never feel a gradient between them.
   const jitter = seededGaussian(seededRandom(seed ^ 0x5bd1e995));
   for (let i = 0; i < embedding.length; i++) embedding[i] += 1e-3 * jitter();
+  options.onProgress?.(1, 1, 'initial layout');
 
   const layoutParams: LayoutParams = {
     a,
