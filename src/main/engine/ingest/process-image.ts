@@ -2,6 +2,7 @@ import sharp from 'sharp';
 import { decodeImage, ImageDecodeError } from './decode';
 import fs from 'node:fs';
 import { segmentCells } from './segment/cells';
+import { inMemoryRegionReader, segmentLargeField } from './segment/large';
 import { CellDetector, defaultDetectorPath } from './segment/detector';
 import { rasterizeContour } from './segment/contour';
 import type { RgbImage } from './segment/types';
@@ -9,6 +10,9 @@ import { maskFromCrop, writeMorphologyFeatures, MORPHOLOGY_DIMS } from '../embed
 import type { CellKind } from '../../../shared/domain';
 
 export const THUMB_SIZE = 96;
+
+/** Fields larger than this are segmented in tiles. */
+export const LARGE_FIELD_PIXELS = 4096 * 4096;
 
 export interface ProcessedCell {
   kind: CellKind;
@@ -102,8 +106,13 @@ export async function processImage(path: string, opts: ProcessOptions): Promise<
       features.push(morph(crop.data, crop.width, crop.height, mask));
     }
   } else {
-    const seg = await segmentCells(rgb, { detector: await loadDetector() });
-    for (const c of seg.cells) {
+    // Above ~16 MP (stitched smears) segmentation runs tile by tile with slide-wide parameters, so its working
+    // memory stays bounded and cells on tile seams are kept exactly once (see segment/large.ts).
+    const found =
+      img.width * img.height > LARGE_FIELD_PIXELS
+        ? await segmentLargeField(inMemoryRegionReader(rgb), img.width, img.height)
+        : (await segmentCells(rgb, { detector: await loadDetector() })).cells;
+    for (const c of found) {
       const crop = cropRgb(rgb, c.bbox);
       const mask = rasterizeContour(c.contour, c.bbox);
       cells.push({
