@@ -34,16 +34,22 @@ export function cropBox(
   return { left, top, width: Math.max(1, right - left), height: Math.max(1, bottom - top) };
 }
 
-/** PNG of one crop from a decoded RGB field; lossless so exported pixels equal the field's. */
+/**
+ * PNG of one crop from a decoded RGB field; lossless so exported pixels equal the field's. The region is copied
+ * out in JS first: handing sharp the whole field per crop would copy ~1 MB per cell.
+ */
 export async function cropPng(img: DecodedImage, box: CropBox, size?: number): Promise<Buffer> {
   const left = Math.min(box.left, img.width - 1);
   const top = Math.min(box.top, img.height - 1);
-  let pipeline = sharp(img.data, { raw: { width: img.width, height: img.height, channels: 3 } }).extract({
-    left,
-    top,
-    width: Math.min(box.width, img.width - left),
-    height: Math.min(box.height, img.height - top),
-  });
+  const width = Math.min(box.width, img.width - left);
+  const height = Math.min(box.height, img.height - top);
+  const region = Buffer.allocUnsafe(width * height * 3);
+  const src = Buffer.from(img.data.buffer, img.data.byteOffset, img.data.byteLength);
+  for (let y = 0; y < height; y++) {
+    const from = ((top + y) * img.width + left) * 3;
+    src.copy(region, y * width * 3, from, from + width * 3);
+  }
+  let pipeline = sharp(region, { raw: { width, height, channels: 3 } });
   if (size) pipeline = pipeline.resize(size, size, { fit: 'fill', kernel: 'lanczos3' });
   return pipeline.png({ compressionLevel: 6 }).toBuffer();
 }

@@ -20,6 +20,8 @@ import { cellsByImage, countCells, predictionLookup, resolveFilter } from './sel
 
 export const UNLABELED_CLASS = 'unlabeled';
 
+const CROP_CONCURRENCY = 8;
+
 /**
  * Exports a project (or a filtered part) in one format into `opts.out`. The folder is built beside the target and
  * swapped in only when complete, so a cancelled export (signal) or a crash never leaves a partial dataset.
@@ -138,13 +140,31 @@ async function exportImageFolder(ctx: Ctx, tmp: string, out: string): Promise<vo
     const img = await decodeOrWarn(ctx, rows[0]);
     if (img) ctx.images++;
     const stem = safeFileName(path.parse(rows[0].imageName).name);
-    for (const r of rows) {
+    // Crops of one field are encoded a few at a time: sharp runs them on its worker threads.
+    const pngs = new Map<number, Promise<Buffer>>();
+    const boxes = new Map<number, ReturnType<typeof cropBox>>();
+    const encode = (i: number) => {
+      if (!img || i >= rows.length) return;
+      const box = cropBox(rows[i].bbox, img.width, img.height, ctx.opts.size !== undefined);
+      boxes.set(i, box);
+      const png = cropPng(img, box, ctx.opts.size);
+      // Awaited below; this only keeps a crop still in flight when the export is cancelled from being reported
+      // as an unhandled rejection.
+      png.catch(() => undefined);
+      pngs.set(i, png);
+    };
+    for (let i = 0; i < CROP_CONCURRENCY; i++) encode(i);
+    for (let i = 0; i < rows.length; i++) {
+      const r = rows[i];
       if (img) {
         const className = r.className ?? UNLABELED_CLASS;
         const folder = folderFor(className);
-        const box = cropBox(r.bbox, img.width, img.height, ctx.opts.size !== undefined);
+        const box = boxes.get(i)!;
         const file = `${folder}/${stem}_${r.id}.png`;
-        fs.writeFileSync(path.join(tmp, file), await cropPng(img, box, ctx.opts.size));
+        const png = await pngs.get(i)!;
+        pngs.delete(i);
+        encode(i + CROP_CONCURRENCY);
+        fs.writeFileSync(path.join(tmp, file), png);
         meta.push(
           csvRow([
             file,
