@@ -100,7 +100,7 @@ export function knnClassify(
   const queryCount = queryX.length / dims;
   const out = emptyPredictions(queryCount);
   if (labeled.length === 0) return out;
-  const index = new VectorIndex(dims, { workers: 1 });
+  const index = new VectorIndex(dims, { workers: 1, maxVectors: labeled.length });
   const vectors = new Float32Array(labeled.length * dims);
   labeled.forEach((row, i) => vectors.set(trainX.subarray(row * dims, (row + 1) * dims), i * dims));
   // Index ids are training row numbers, so the self-exclusion test is an id comparison.

@@ -88,7 +88,7 @@ export async function predictAll(
     };
   }
 
-  const labeledIndex = new VectorIndex(index.dims, { workers: 1 });
+  const labeledIndex = new VectorIndex(index.dims, { workers: 1, maxVectors: ids.length });
   try {
     labeledIndex.add(ids, vectors);
     const classOf = new Map<number, number>();

@@ -157,7 +157,7 @@ function similarityToLabeled(
   const best = new Float32Array(poolSize).fill(-1);
   const labeledIds = [...context.labels.keys()].filter((id) => context.index.has(id));
   if (labeledIds.length === 0) return best;
-  const labeled = new VectorIndex(context.index.dims, { workers: 1 });
+  const labeled = new VectorIndex(context.index.dims, { workers: 1, maxVectors: labeledIds.length });
   labeled.add(labeledIds, context.index.vectors(labeledIds));
   const nearest = labeled.searchManySync(poolVectors, 1);
   for (let i = 0; i < poolSize; i++) if (nearest.ids[i] >= 0) best[i] = nearest.scores[i];

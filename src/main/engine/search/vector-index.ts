@@ -63,6 +63,11 @@ export interface LinearPrediction {
 
 export interface VectorIndexOptions {
   workers?: number;
+  /**
+   * Upper bound on stored vectors. Shared wasm memories reserve address space for their maximum up front
+   * (4 GiB each by default); short-lived indexes over a known set (labeled cells) should pass their size.
+   */
+  maxVectors?: number;
   /** Row count from which scans run in the worker pool (default 20 000). */
   workerThreshold?: number;
   /** Row count from which a built ANN answers non-exact searches (default 200 000). */
@@ -123,6 +128,7 @@ export class VectorIndex {
     this.dims = dims;
     this.options = {
       workers: options.workers ?? defaultWorkerCount(),
+      maxVectors: options.maxVectors ?? Number.POSITIVE_INFINITY,
       workerThreshold: options.workerThreshold ?? 20_000,
       annThreshold: options.annThreshold ?? 200_000,
       annOverfetch: options.annOverfetch ?? 4,
@@ -137,14 +143,16 @@ export class VectorIndex {
     this.i8 = this.layout(i8Stride, i8Stride, 2, scratchSlots, 0);
     const f32Stride = alignUp(dims, KERNEL_STRIDE_ALIGN);
     this.f32 = this.layout(f32Stride, f32Stride * 4, 4, scratchSlots, MAX_PROBE_CLASSES);
+    const maxPages = (layout: Layout): number =>
+      Math.min(KERNEL_MAX_PAGES, Math.ceil((layout.rows + this.options.maxVectors * layout.rowBytes) / PAGE));
     this.i8Memory = new WebAssembly.Memory({
       initial: this.i8.rows / PAGE,
-      maximum: KERNEL_MAX_PAGES,
+      maximum: maxPages(this.i8),
       shared: true,
     });
     this.f32Memory = new WebAssembly.Memory({
       initial: this.f32.rows / PAGE,
-      maximum: KERNEL_MAX_PAGES,
+      maximum: maxPages(this.f32),
       shared: true,
     });
     this.i8Kernel = instantiateDotKernel(this.i8Memory);
@@ -191,7 +199,10 @@ export class VectorIndex {
 
   private ensureCapacity(rows: number): void {
     if (rows <= this.capacity) return;
-    const capacity = Math.max(rows, this.capacity * 2, 1024);
+    if (rows > this.options.maxVectors) {
+      throw new Error(`VectorIndex: ${rows} vectors exceed maxVectors ${this.options.maxVectors}`);
+    }
+    const capacity = Math.min(Math.max(rows, this.capacity * 2, 1024), this.options.maxVectors);
     for (const [memory, layout] of [
       [this.i8Memory, this.i8],
       [this.f32Memory, this.f32],
