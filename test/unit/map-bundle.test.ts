@@ -10,17 +10,18 @@ import { clusteredEmbeddings } from '../../src/main/engine/map/synthetic';
 /**
  * The layout workers run from source text (the kernel's own Function.toString), so they must survive
  * minification and bundling. This bundles a small map job the way the app's build does (one minified file,
- * native modules external), runs it in a plain Node process and checks that it used worker threads and
- * produced exactly the layout computed here under vitest.
+ * native modules external), runs it in a plain Node process, and runs the same source under tsx (the CLI and
+ * benchmarks), checking that both used worker threads and produced exactly the layout computed here under
+ * vitest.
  */
 const JOB = { n: 1200, dims: 48, classes: 6, dataSeed: 11, seed: 3, epochs: 200 };
 
-describe('map engine in a bundled build', () => {
+describe('map engine in a bundled build and under tsx', () => {
   const temp = tempDir('reddino-map-bundle-');
   afterAll(() => temp.cleanup());
 
-  it('runs its layout workers from a minified bundle with the same result', async () => {
-    const entry = path.join(temp.dir, 'entry.ts');
+  it('runs its layout workers from a minified bundle and under tsx with the same result', async () => {
+    const entry = path.join(temp.dir, 'entry.mts');
     const engine = path.join(PROJECT_ROOT, 'src/main/engine/map');
     fs.writeFileSync(
       entry,
@@ -69,6 +70,12 @@ void main();
       maxBuffer: 64 * 1024 * 1024,
     });
     const bundled = JSON.parse(output) as { layout: number[]; before: number; during: number };
+    const underTsx = JSON.parse(
+      execFileSync(process.execPath, [path.join(PROJECT_ROOT, 'bin/run-ts.mjs'), entry], {
+        encoding: 'utf8',
+        maxBuffer: 64 * 1024 * 1024,
+      }),
+    ) as { layout: number[]; before: number; during: number };
 
     const data = clusteredEmbeddings(JOB.n, JOB.dims, JOB.classes, { seed: JOB.dataSeed });
     const here = await umapLayout(data.vectors, JOB.n, JOB.dims, {
@@ -77,6 +84,10 @@ void main();
       threads: 2,
     });
     expect(Float32Array.from(bundled.layout)).toEqual(here);
-    if (process.platform === 'linux') expect(bundled.during).toBeGreaterThanOrEqual(bundled.before + 2);
+    expect(Float32Array.from(underTsx.layout)).toEqual(here);
+    if (process.platform === 'linux') {
+      expect(bundled.during).toBeGreaterThanOrEqual(bundled.before + 2);
+      expect(underTsx.during).toBeGreaterThanOrEqual(underTsx.before + 2);
+    }
   });
 });

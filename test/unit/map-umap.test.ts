@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { UMAP } from 'umap-js';
-import { umapLayout } from '../../src/main/engine/map/umap';
+import { fitUmap, placeOnMap, umapLayout } from '../../src/main/engine/map/umap';
 import { mapKnnAccuracy, neighborhoodPreservation } from '../../src/main/engine/map/quality';
 import { MapCancelledError } from '../../src/main/engine/map/progress';
 import { seededRandom } from '../../src/main/engine/map/random';
@@ -110,6 +110,33 @@ describe('umapLayout', () => {
       sampleSize: 200,
     });
     expect(recall).toBeGreaterThan(10 * Math.max(chance, 0.005));
+  });
+
+  it('places new cells onto a fitted map next to their own class and fitted cells onto themselves', async () => {
+    const set = clusteredEmbeddings(1500, 32, 5, { seed: 21 });
+    const fitRows = Int32Array.from({ length: 1000 }, (_, i) => i);
+    const model = await fitUmap(set.vectors, set.n, set.dims, fitRows, { seed: 8, epochs: 200 });
+    expect(model.embedding.length).toBe(2000);
+    const newRows = Int32Array.from({ length: 500 }, (_, i) => 1000 + i);
+    const placed = await placeOnMap(model, set.vectors, newRows, { placeEpochs: 0 });
+    const combined = new Float32Array(3000);
+    combined.set(model.embedding);
+    combined.set(placed, 2000);
+    const queryRows = Array.from({ length: 500 }, (_, i) => 1000 + i);
+    expect(mapKnnAccuracy(combined, set.labels, { k: 5, queryRows })).toBeGreaterThan(0.95);
+
+    // A fitted cell placed again lands at (or very near) its own fitted position, relative to the map's extent.
+    const again = await placeOnMap(model, set.vectors, Int32Array.from([0, 1, 2, 3, 4]), { placeEpochs: 10 });
+    let extent = 0;
+    for (let i = 0; i < 1000; i++)
+      extent = Math.max(extent, Math.hypot(model.embedding[2 * i], model.embedding[2 * i + 1]));
+    for (let i = 0; i < 5; i++) {
+      const gap = Math.hypot(
+        again[2 * i] - model.embedding[2 * i],
+        again[2 * i + 1] - model.embedding[2 * i + 1],
+      );
+      expect(gap).toBeLessThan(0.1 * extent);
+    }
   });
 
   it('handles tiny inputs', async () => {
