@@ -86,10 +86,11 @@ interface TorchRun {
   load?: number[];
 }
 
-function runTorch(inputsNpy: string, outNpy: string, threads = THREADS): TorchRun {
+function runTorch(inputsNpy: string, outNpy: string | null, threads = THREADS): TorchRun {
   const env: NodeJS.ProcessEnv = { ...process.env, OMP_NUM_THREADS: String(threads) };
   if (fs.existsSync(OPENBLAS_OPENMP)) env.LD_LIBRARY_PATH = OPENBLAS_OPENMP;
-  const args = [path.join(ROOT, 'scripts/torch_vit_bench.py'), CACHE, inputsNpy, outNpy];
+  const args = [path.join(ROOT, 'scripts/torch_vit_bench.py'), CACHE, inputsNpy, outNpy ?? '-'];
+  if (outNpy === null) args.push('--no-embed');
   args.push('--batch', String(BATCH), '--threads', String(threads), '--seconds', String(SECONDS));
   const run = JSON.parse(execFileSync(PYTHON, args, { encoding: 'utf8', env })) as TorchRun;
   return { ...run, load: load() };
@@ -200,7 +201,7 @@ async function main() {
   for (let r = 0; r < ROUNDS; r++) {
     const f = await measure(fp32Path, inputs);
     ortFp32Embeddings = f.embeddings;
-    const torchRun = runTorch(inputsNpy, torchNpy);
+    const torchRun = runTorch(inputsNpy, r === 0 ? torchNpy : null);
     const q = await measure(int8Path, inputs);
     ortInt8Embeddings = q.embeddings;
     rounds.push({ ortFp32: f.throughput, torch: torchRun, ortInt8: q.throughput });
@@ -212,7 +213,7 @@ async function main() {
   // One thread, rated per CPU-second: on a shared machine this measures what one core does while it runs,
   // independent of how much of the core other processes take.
   const ortFp32Core = (await measure(fp32Path, inputs, { threads: 1 })).throughput;
-  const torchCore = runTorch(inputsNpy, path.join(CACHE, 'torch-cls-1t.npy'), 1);
+  const torchCore = runTorch(inputsNpy, null, 1);
   const ortInt8Core = (await measure(int8Path, inputs, { threads: 1 })).throughput;
   const torchCls = readNpyFloat32(torchNpy);
   const peak = fmaPeak();
@@ -265,6 +266,11 @@ async function main() {
       torch: Math.max(...rounds.map((r) => r.torch.peak_rss_mb)),
     },
     loadAverage: { start: loadAtStart, end: load() },
+    contended:
+      loadAtStart[0] > os.availableParallelism()
+        ? 'load average above the core count: wall-clock figures (and their ratios) reflect the share of CPU ' +
+          'each process got, not its speed; compare perCoreCpuTime instead'
+        : null,
     rounds,
   };
   const json = JSON.stringify(result, null, 2);
