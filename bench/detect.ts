@@ -32,6 +32,7 @@ const write = !args.includes('--no-write');
 const outName = argValue('--out', 'detect');
 // --detector none | default | <path.onnx>
 const detectorArg = argValue('--detector', 'default');
+const threshold = Number(argValue('--threshold', '0')) || undefined;
 const OVERLAY_DIR = path.resolve('bench/overlays');
 
 /** Deterministic half split by file name, shared with the training script. */
@@ -169,7 +170,7 @@ async function main(): Promise<void> {
   const detect = async (file: string) => {
     const t0 = performance.now();
     const img = await decodeImage(file);
-    const { cells } = await segmentCells(img, { detector });
+    const { cells } = await segmentCells(img, { detector, threshold });
     const ms = performance.now() - t0;
     if (img.width === 640 && img.height === 480) {
       timing.ms640 += ms;
@@ -326,6 +327,7 @@ async function main(): Promise<void> {
       ? `detector ${path.relative(process.cwd(), detectorArg === 'default' ? defaultDetectorPath() : path.resolve(detectorArg))} boxes + classical contours`
       : 'classical: green optical density + Otsu, pallor filling, distance-transform watershed (h-dynamics)',
     split,
+    threshold: threshold ?? 'default',
     date: new Date().toISOString(),
     machine: { cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model, loadavg1m: round(load[0]) },
     txl,

@@ -8,6 +8,8 @@ export interface SegmentCellsOptions {
   detector?: CellDetector | null;
   /** Typical RBC diameter in px, when the magnification is known (skips the scale search). */
   cellDiameter?: number;
+  /** Detector heatmap peak needed to report a cell (default 0.3). */
+  threshold?: number;
   signal?: AbortSignal;
 }
 
@@ -29,7 +31,11 @@ export async function segmentCells(img: RgbImage, opts: SegmentCellsOptions = {}
   }
   // No classical scale guess: the detector's own scale search lands on the same scale from its default start
   // (identical txl-dev/chula-dev figures), and the classical estimate cost a third of the time.
-  const found = await opts.detector.detect(img, { cellDiameter: opts.cellDiameter, signal: opts.signal });
+  const found = await opts.detector.detect(img, {
+    cellDiameter: opts.cellDiameter,
+    threshold: opts.threshold,
+    signal: opts.signal,
+  });
   const cells = segmentFieldWithDetections(img, found.detections, found.cellDiameter, {
     signal: opts.signal,
   });

@@ -18,7 +18,7 @@ export interface CellDetection {
 export interface DetectOptions {
   /** Typical RBC diameter in px when known (skips the scale search). */
   cellDiameter?: number;
-  /** First guess for the scale search, e.g. from the classical segmentation; defaults to 1/12 of the short side. */
+  /** First guess for the scale search; without one, four scales from 1/4 to 1/20 of the short side are tried. */
   diameterGuess?: number;
   /** Minimum heatmap peak to report a cell. */
   threshold?: number;
@@ -61,11 +61,29 @@ export class CellDetector {
       const detections = await this.runAtDiameter(img, opts.cellDiameter, threshold);
       return { detections, cellDiameter: opts.cellDiameter };
     }
-    let diameter = opts.diameterGuess ?? Math.min(img.width, img.height) / 12;
-    let detections = await this.runAtDiameter(img, diameter, threshold);
-    // Up to three refinements; each moves the scale to where the median RBC box is DETECTOR_CELL_DIAMETER wide.
-    // Size predictions far from the trained scale regress towards it, so a move overshoots by half again.
-    for (let pass = 0; pass < 3; pass++) {
+    let diameter = opts.diameterGuess ?? 0;
+    let detections: CellDetection[] = [];
+    if (diameter) {
+      detections = await this.runAtDiameter(img, diameter, threshold);
+    } else {
+      // Unknown magnification: try cells of 1/4 to 1/20 of the short side and keep the scale whose RBCs are
+      // found most confidently at the size the network was trained for.
+      let bestFit = -Infinity;
+      const side = Math.min(img.width, img.height);
+      for (const fraction of [4, 7, 12, 20]) {
+        opts.signal?.throwIfAborted();
+        const candidate = side / fraction;
+        const found = await this.runAtDiameter(img, candidate, threshold);
+        const fit = scaleFit(found, candidate);
+        if (fit > bestFit) {
+          bestFit = fit;
+          diameter = candidate;
+          detections = found;
+        }
+      }
+    }
+    // Up to two refinements; each moves the scale to where the median RBC box is DETECTOR_CELL_DIAMETER wide.
+    for (let pass = 0; pass < 2; pass++) {
       opts.signal?.throwIfAborted();
       const sizes = detections
         .filter((d) => d.kind === 'rbc' && d.score >= 0.4)
@@ -73,8 +91,8 @@ export class CellDetector {
         .sort((a, b) => a - b);
       if (sizes.length < 2) break;
       const measured = sizes[Math.floor(sizes.length / 2)];
-      if (Math.abs(Math.log(measured / diameter)) < Math.log(1.15)) break;
-      diameter = diameter * Math.pow(measured / diameter, pass === 0 ? 1.5 : 1);
+      if (Math.abs(Math.log(measured / diameter)) < Math.log(1.2)) break;
+      diameter = measured;
       detections = await this.runAtDiameter(img, diameter, threshold);
     }
     return { detections, cellDiameter: diameter };
@@ -133,6 +151,20 @@ export class CellDetector {
     }
     return suppressCrossClass(found);
   }
+}
+
+/**
+ * How well a scale suits a field: mean peak of the five strongest RBC detections, less the log-distance between
+ * their median size and the trained size (predictions far off scale are confident on fragments and blobs).
+ */
+function scaleFit(found: CellDetection[], diameter: number): number {
+  const rbcs = found.filter((d) => d.kind === 'rbc').sort((a, b) => b.score - a.score);
+  if (rbcs.length === 0) return -Infinity;
+  const top = rbcs.slice(0, 5);
+  const meanScore = top.reduce((a, d) => a + d.score, 0) / 5;
+  const sizes = top.map((d) => Math.sqrt(d.bbox[2] * d.bbox[3])).sort((a, b) => a - b);
+  const off = Math.abs(Math.log(sizes[Math.floor(sizes.length / 2)] / diameter));
+  return meanScore - 0.5 * off;
 }
 
 /** A cell found as two classes at one spot (an RBC under a platelet peak, say) keeps its stronger reading. */
