@@ -71,7 +71,7 @@ describe('reddino export / audit / review (CLI)', () => {
       '--format',
       'csv',
       '--out',
-      tmp.dir,
+      path.join(tmp.dir, 'never-written'),
       '--classes',
       'nope',
     ]);

@@ -250,6 +250,20 @@ describe('selection and atomicity', () => {
     );
   });
 
+  it('never replaces a folder that holds other files', async () => {
+    const out = path.join(tmp.dir, 'desktop');
+    fs.mkdirSync(out);
+    fs.writeFileSync(path.join(out, 'thesis.docx'), 'precious');
+    await expect(exportProject(p.store, { format: 'csv', out })).rejects.toThrow(/not a RedDino export/);
+    expect(fs.readFileSync(path.join(out, 'thesis.docx'), 'utf8')).toBe('precious');
+    const empty = path.join(tmp.dir, 'empty');
+    fs.mkdirSync(empty);
+    await exportProject(p.store, { format: 'csv', out: empty });
+    // A previous export is recognised by its marker and replaced.
+    const again = await exportProject(p.store, { format: 'audit', out: empty });
+    expect(fs.readdirSync(empty).sort()).toEqual(['.reddino-export.json', ...again.files].sort());
+  });
+
   it('a cancelled export leaves the previous output intact and no temporary folder behind', async () => {
     const out = path.join(tmp.dir, 'atomic');
     await exportProject(p.store, { format: 'csv', out, classes: ['normal'] });

@@ -44,8 +44,9 @@ export async function exportProject(
     );
   }
   const out = path.resolve(opts.out);
+  refuseForeignTarget(out);
   const ctx = { store, opts, progress, warnings: [] as string[], files: [] as string[], cells: 0, images: 0 };
-  await writeDirAtomic(out, async (tmp) => {
+  const writeFormat = async (tmp: string): Promise<void> => {
     switch (opts.format) {
       case 'imagefolder':
         return exportImageFolder(ctx, tmp, out);
@@ -76,6 +77,17 @@ export async function exportProject(
         return;
       }
     }
+  };
+  await writeDirAtomic(out, async (tmp) => {
+    await writeFormat(tmp);
+    fs.writeFileSync(
+      path.join(tmp, EXPORT_MARKER),
+      JSON.stringify(
+        { format: opts.format, project: store.dir, exportedAt: new Date().toISOString() },
+        null,
+        2,
+      ),
+    );
   });
   return {
     format: opts.format,
@@ -85,6 +97,27 @@ export async function exportProject(
     images: ctx.images,
     warnings: ctx.warnings,
   };
+}
+
+/** Written into every export folder; an existing folder is only ever replaced when it carries this file. */
+export const EXPORT_MARKER = '.reddino-export.json';
+
+/**
+ * The swap replaces the whole target folder, so a user pointing --out at a folder with other files (their
+ * Desktop) must be stopped before anything is moved.
+ */
+function refuseForeignTarget(out: string): void {
+  if (!fs.existsSync(out)) return;
+  if (!fs.statSync(out).isDirectory()) {
+    throw new StoreError('exists', `${out} is a file; choose a folder name for the export.`);
+  }
+  const entries = fs.readdirSync(out);
+  if (entries.length > 0 && !entries.includes(EXPORT_MARKER)) {
+    throw new StoreError(
+      'exists',
+      `${out} already contains files that are not a RedDino export; choose a new or empty folder (it would be replaced).`,
+    );
+  }
 }
 
 interface Ctx {
