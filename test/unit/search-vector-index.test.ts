@@ -86,6 +86,13 @@ describe('VectorIndex', () => {
       agree += got.filter((id) => truth.includes(id)).length;
     }
     expect(agree).toBe(80);
+    // Concurrent searches share the pool's query area: each must still get its own answer.
+    const concurrent = await Promise.all(
+      Array.from({ length: 8 }, (_, q) => index.search(queries.subarray(q * dims, (q + 1) * dims), 10)),
+    );
+    concurrent.forEach((r, q) =>
+      expect(Array.from(r.ids)).toEqual(Array.from(batch.ids.subarray(q * 10, (q + 1) * 10))),
+    );
     const fp32 = await index.search(queries.subarray(0, dims), 10, { precision: 'fp32' });
     expect(Array.from(fp32.ids)).toEqual(bruteForce(data, ids, queries.subarray(0, dims), dims, 10));
   });

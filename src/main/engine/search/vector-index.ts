@@ -122,6 +122,7 @@ export class VectorIndex {
   private pool: KnnPool | undefined;
   private ann: AnnIndex | undefined;
   private annBuilding = false;
+  private poolQueue: Promise<unknown> = Promise.resolve();
 
   constructor(dims: number, options: VectorIndexOptions = {}) {
     if (!Number.isInteger(dims) || dims <= 0) throw new Error(`VectorIndex: invalid dims ${dims}`);
@@ -523,16 +524,28 @@ export class VectorIndex {
       return out;
     }
     if (this.count < this.options.workerThreshold) return this.searchManySync(queries, k, opts);
-    const pool = this.getPool();
-    for (let first = 0; first < queryCount; first += MAX_BATCH_QUERIES) {
-      const n = Math.min(MAX_BATCH_QUERIES, queryCount - first);
-      const ptr = this.writeQueries(kind, 0, normalized, first, n);
-      const layout = kind === 'i8' ? this.i8 : this.f32;
-      const tasks = this.scanTasks(kind, ptr, n, keep, pool.size, layout.scratch);
-      const parts = await pool.run(tasks);
-      this.merge(parts, normalized, first, n, keep, k, kind === 'i8', opts, out);
-    }
-    return out;
+    return this.serialize(async () => {
+      const pool = this.getPool();
+      for (let first = 0; first < queryCount; first += MAX_BATCH_QUERIES) {
+        const n = Math.min(MAX_BATCH_QUERIES, queryCount - first);
+        const ptr = this.writeQueries(kind, 0, normalized, first, n);
+        const layout = kind === 'i8' ? this.i8 : this.f32;
+        const tasks = this.scanTasks(kind, ptr, n, keep, pool.size, layout.scratch);
+        const parts = await pool.run(tasks);
+        this.merge(parts, normalized, first, n, keep, k, kind === 'i8', opts, out);
+      }
+      return out;
+    });
+  }
+
+  /**
+   * Runs async pool work one call at a time: the pool's query area and the probe weight area are single
+   * buffers, so a second search must not write its queries while the first one's workers still read them.
+   */
+  private serialize<T>(work: () => Promise<T>): Promise<T> {
+    const run = this.poolQueue.then(work);
+    this.poolQueue = run.catch(() => undefined);
+    return run;
   }
 
   /** As searchMany, entirely on the calling thread (blocking); for small indexes and labeled-set lookups. */
@@ -686,6 +699,11 @@ export class VectorIndex {
       throw new Error(`linearPredict: at most ${MAX_PROBE_CLASSES} classes`);
     if (weights.length !== classCount * this.dims)
       throw new Error('linearPredict: weights must be classes x dims');
+    return this.serialize(() => this.linearPredictNow(weights, bias));
+  }
+
+  private async linearPredictNow(weights: Float32Array, bias: Float32Array): Promise<LinearPrediction> {
+    const classCount = bias.length;
     const n = this.count;
     const predicted = new SharedArrayBuffer(n * 4);
     const probability = new SharedArrayBuffer(n * 4);
