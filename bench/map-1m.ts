@@ -32,9 +32,17 @@ const result: Record<string, unknown> = {
   dims,
   loadBefore: load(),
 };
-const data = clusteredEmbeddings(n, dims, 20, { seed: 2 });
+/** Written after every stage, so a run cut short still leaves what it measured. */
+function save(): void {
+  fs.mkdirSync('bench/results', { recursive: true });
+  fs.writeFileSync('bench/results/map-1m.json', `${JSON.stringify(result, null, 2)}\n`);
+}
 
 let start = performance.now();
+const data = clusteredEmbeddings(n, dims, 20, { seed: 2 });
+result.generateSeconds = round((performance.now() - start) / 1000);
+
+start = performance.now();
 let cpu = process.cpuUsage();
 const pca = pca2d(data.vectors, n, dims, { seed, normalizeRows: true });
 let used = process.cpuUsage(cpu);
@@ -43,6 +51,8 @@ result.pca2d = {
   cpuSeconds: round((used.user + used.system) / 1e6),
   classAccuracy2dKnn10: round(mapKnnAccuracy(pca, data.labels, { k: 10, sampleSize: 300 }), 3),
 };
+result.peakRssMiB = round(process.resourceUsage().maxRSS / 1024, 0);
+save();
 
 start = performance.now();
 cpu = process.cpuUsage();
@@ -73,7 +83,5 @@ result.umapSamplePlace = {
 result.peakRssMiB = round(process.resourceUsage().maxRSS / 1024, 0);
 result.loadAfter = load();
 
-const json = JSON.stringify(result, null, 2);
-console.log(json);
-fs.mkdirSync('bench/results', { recursive: true });
-fs.writeFileSync('bench/results/map-1m.json', `${json}\n`);
+save();
+console.log(JSON.stringify(result, null, 2));
