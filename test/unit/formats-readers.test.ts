@@ -6,6 +6,7 @@ import { readCoco } from '../../src/main/engine/formats/coco';
 import { csvRow, parseCsv, parseCsvObjects } from '../../src/main/engine/formats/csv';
 import { safeFileName } from '../../src/main/engine/formats/filenames';
 import { readGeoJson } from '../../src/main/engine/formats/geojson';
+import { readImageFolder } from '../../src/main/engine/formats/imagefolder';
 import { readVocDir, readVocFile } from '../../src/main/engine/formats/voc';
 import { readYoloDir } from '../../src/main/engine/formats/yolo';
 import { AnnotationFormatError } from '../../src/main/engine/formats/types';
@@ -228,5 +229,44 @@ describe('COCO reader', () => {
       JSON.stringify({ images: [], annotations: [{ id: 4, image_id: 1, bbox: [0, 0, 1, 1] }] }),
     );
     expect(() => readCoco(f)).toThrow(/annotation 4 refers to a missing image/);
+  });
+});
+
+describe('ImageFolder crops', () => {
+  it('reads the MP-IDB stage folders as one whole-crop cell per file, class from the folder', async () => {
+    const root = dataPath('fixture', 'mpidb_pf_crops');
+    const set = await readImageFolder(root);
+    const expected = ['ring', 'schizont', 'trophozoite'].flatMap((stage) =>
+      fs
+        .readdirSync(path.join(root, stage))
+        .filter((f) => /\.png$/i.test(f))
+        .map((f) => `${stage}/${f}`),
+    );
+    expect(set.images.map((i) => `${i.cells[0].className}/${path.basename(i.path)}`).sort()).toEqual(
+      expected.sort(),
+    );
+    for (const im of set.images) {
+      expect(im.width).toBeGreaterThan(10);
+      expect(im.cells).toEqual([
+        { bbox: [0, 0, im.width, im.height], className: path.basename(path.dirname(im.path)) },
+      ]);
+    }
+  });
+
+  it('prefers the class names of metadata.csv over sanitised folder names', async () => {
+    const root = path.join(tmp.dir, 'if');
+    fs.mkdirSync(path.join(root, 'ring_troph'), { recursive: true });
+    fs.copyFileSync(
+      dataPath(
+        'fixture',
+        'nih_cells',
+        'parasitized',
+        fs.readdirSync(dataPath('fixture', 'nih_cells', 'parasitized'))[0],
+      ),
+      path.join(root, 'ring_troph', 'a.png'),
+    );
+    fs.writeFileSync(path.join(root, 'metadata.csv'), 'file,class\r\nring_troph/a.png,ring/troph\r\n');
+    const set = await readImageFolder(root);
+    expect(set.images[0].cells[0]).toMatchObject({ bbox: [0, 0, 128, 128], className: 'ring/troph' });
   });
 });
