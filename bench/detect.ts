@@ -321,6 +321,24 @@ async function main(): Promise<void> {
   }
   for (const [k, o] of chulaOverlays.entries()) await writeOverlay(o, `chula-${k}.png`);
 
+  // Steady-state ingest of one scanner's fields: the scale is found on the first field and reused, as an
+  // import of a slide's fields would do (one detector pass per field instead of the 4-6 of a scale search).
+  const steadyFiles = fs
+    .readdirSync(chulaDir)
+    .filter((f) => f.endsWith('.jpg'))
+    .sort()
+    .slice(0, 40)
+    .map((f) => path.join(chulaDir, f));
+  const first = await segmentCells(await decodeImage(steadyFiles[0]), { detector, threshold });
+  let steadyCells = 0;
+  const steadyStart = performance.now();
+  for (const file of steadyFiles.slice(1)) {
+    const img = await decodeImage(file);
+    steadyCells += (await segmentCells(img, { detector, threshold, cellDiameter: first.cellDiameter })).cells
+      .length;
+  }
+  const steadyMs = performance.now() - steadyStart;
+
   const result = {
     bench: 'detect',
     method: detector
@@ -346,6 +364,13 @@ async function main(): Promise<void> {
       msPerImage: round(timing.ms640 / Math.max(1, timing.images640)),
       cellsPerSecondOneCore: Math.round((timing.cells640 / timing.ms640) * 1000),
       note: 'decode (sharp, JPEG) + segmentField on one thread; thumbnails and storage not included',
+    },
+    throughputKnownScale640x480: {
+      images: steadyFiles.length - 1,
+      cells: steadyCells,
+      msPerImage: round(steadyMs / (steadyFiles.length - 1)),
+      cellsPerSecondOneCore: Math.round((steadyCells / steadyMs) * 1000),
+      note: 'chula-dev fields, cell diameter found on the first field and passed to the rest',
     },
     peakRssMiB: Math.round(process.resourceUsage().maxRSS / 1024),
     loadavgAfter1m: round(os.loadavg()[0]),
