@@ -8,16 +8,8 @@ import {
 } from '../store/review-repo';
 import type { CellStore } from '../store/store';
 import { getSession } from './sessions';
-
-export interface KappaResult {
-  n: number;
-  /** Observed agreement p_o. */
-  observed: number;
-  /** Chance agreement p_e from the two readers' marginals. */
-  expected: number;
-  /** (p_o - p_e) / (1 - p_e); null when p_e = 1 (both readers used one single class) and kappa is undefined. */
-  kappa: number | null;
-}
+import type { KappaResult, ReaderAgreement, Disagreement } from '../../../shared/review';
+export type { KappaResult, ReaderAgreement, Disagreement };
 
 /** Cohen's kappa between two raters' labels of the same items (Cohen 1960). */
 export function cohenKappa<T>(a: readonly T[], b: readonly T[]): KappaResult {
@@ -36,19 +28,6 @@ export function cohenKappa<T>(a: readonly T[], b: readonly T[]): KappaResult {
   for (const [k, na] of ca) pe += (na / n) * ((cb.get(k) ?? 0) / n);
   const po = agree / n;
   return { n, observed: po, expected: pe, kappa: pe >= 1 ? null : (po - pe) / (1 - pe) };
-}
-
-export interface ReaderAgreement {
-  sessionId: number;
-  readerA: string;
-  readerB: string;
-  /** Cells both readers assigned a class (a "none" decision by either leaves the cell out). */
-  n: number;
-  overall: KappaResult;
-  /** One-vs-rest kappa for every class either reader used. */
-  perClass: Array<KappaResult & { classId: number; className: string; countA: number; countB: number }>;
-  /** Cells where the two readers' latest decisions differ (including one "none"). */
-  disagreements: number;
 }
 
 function pairedDecisions(store: CellStore, sessionId: number, readerA: string, readerB: string) {
@@ -91,15 +70,6 @@ export function readerAgreement(
     ),
   }));
   return { sessionId, readerA, readerB, n: la.length, overall: cohenKappa(la, lb), perClass, disagreements };
-}
-
-export interface Disagreement {
-  position: number;
-  cellId: number;
-  decisionA: number | null;
-  decisionB: number | null;
-  /** The consensus already recorded for this cell in this session, if any. */
-  consensus: { classId: number | null; decidedBy: string; decidedAt: string } | null;
 }
 
 /** Cells both readers decided differently, in queue order; settled ones are listed with their consensus. */

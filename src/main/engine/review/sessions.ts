@@ -14,41 +14,15 @@ import {
 } from '../store/review-repo';
 import type { CellStore } from '../store/store';
 import { sampleWithoutReplacement } from './random';
-
-/** Which cells a review session queues. Stored with the session as JSON so the queue can be explained later. */
-export type ReviewFilter =
-  | {
-      kind: 'predicted';
-      /** Cells the latest prediction run assigns to one of these classes. */
-      classIds: number[];
-      imageIds?: number[];
-      /** Skip cells that already carry a label (default false: a second look at labeled cells is also review). */
-      unlabeledOnly?: boolean;
-      minConfidence?: number;
-    }
-  | { kind: 'unlabeled'; imageIds?: number[] }
-  | {
-      kind: 'qc-sample';
-      n: number;
-      seed: number;
-      imageIds?: number[];
-      /** Draw only from cells currently labeled with these classes (default: any cell). */
-      classIds?: number[];
-      labeledOnly?: boolean;
-    };
-
-export type ReviewMode = 'single' | 'blind';
-
-export interface ReviewSession {
-  id: number;
-  name: string;
-  mode: ReviewMode;
-  filter: ReviewFilter;
-  state: 'open' | 'closed';
-  createdBy: string;
-  createdAt: string;
-  itemCount: number;
-}
+import type {
+  ReviewFilter,
+  ReviewMode,
+  ReviewSession,
+  ReviewProgress,
+  ReviewItemBase,
+  ReviewItem,
+} from '../../../shared/review';
+export type { ReviewFilter, ReviewMode, ReviewSession, ReviewProgress, ReviewItemBase, ReviewItem };
 
 function toSession(r: ReviewSessionRow): ReviewSession {
   return { ...r, filter: JSON.parse(r.filter) as ReviewFilter };
@@ -127,16 +101,6 @@ export function closeSession(store: CellStore, id: number): void {
   setReviewSessionState(store, id, 'closed');
 }
 
-export interface ReviewProgress {
-  sessionId: number;
-  reader: string;
-  total: number;
-  decided: number;
-  remaining: number;
-  /** Queue position of the next undecided item, or null when the reader is done. */
-  nextPosition: number | null;
-}
-
 export function reviewProgress(store: CellStore, sessionId: number, reader: string): ReviewProgress {
   const s = getSession(store, sessionId);
   const decided = decidedItemCount(store, sessionId, reader);
@@ -150,33 +114,6 @@ export function reviewProgress(store: CellStore, sessionId: number, reader: stri
     nextPosition: next?.position ?? null,
   };
 }
-
-/** What a reader sees of one queued cell. */
-export interface ReviewItemBase {
-  sessionId: number;
-  position: number;
-  total: number;
-  cellId: number;
-  imageId: number;
-  bbox: [number, number, number, number];
-  centroid: [number, number];
-  /** This reader's own latest decision (undefined: not decided yet; null: decided "none of the classes"). */
-  ownDecision: number | null | undefined;
-}
-
-/**
- * In blind mode the item carries no current label, no prediction and no other reader's decision: the fields are
- * absent, not just hidden by the UI, so a second reading is independent.
- */
-export type ReviewItem =
-  | (ReviewItemBase & { blind: true })
-  | (ReviewItemBase & {
-      blind: false;
-      currentClassId: number | null;
-      predictedClassId: number | null;
-      confidence: number | null;
-      otherDecisions: Array<{ reader: string; classId: number | null }>;
-    });
 
 export function reviewItemAt(
   store: CellStore,

@@ -8,17 +8,8 @@ import {
   type SlideSignatureRow,
 } from '../store/review-repo';
 import type { CellStore } from '../store/store';
-
-export interface SlideSignoffStatus {
-  imageId: number;
-  /** Classes whose cells must be reviewed before sign-off (needs_review, malaria stages by default). */
-  flaggedClassIds: number[];
-  /** Cells labeled or predicted in a flagged class. */
-  flaggedCellIds: number[];
-  unreviewedCellIds: number[];
-  canSign: boolean;
-  signatures: SlideSignatureRow[];
-}
+import type { SlideSignoffStatus } from '../../../shared/review';
+export type { SlideSignoffStatus };
 
 /**
  * A cell needs review when its current label or, unlabeled or not, its latest prediction is a flagged class: a

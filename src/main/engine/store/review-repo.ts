@@ -1,5 +1,7 @@
 import type { LabelAction, LabelSource } from '../../../shared/domain';
 import type { CellStore } from './store';
+import type { SlideSignatureRow, AuditEvent } from '../../../shared/review';
+export type { SlideSignatureRow, AuditEvent };
 
 /**
  * SQL for review sessions, sign-off and the audit trail. Kept beside the store (and not in it) so the review
@@ -265,16 +267,6 @@ export function cellIdsOnImage(store: CellStore, imageId: number): number[] {
   ).map((r) => r[0]);
 }
 
-export interface SlideSignatureRow {
-  id: number;
-  imageId: number;
-  signedBy: string;
-  signedAt: string;
-  flaggedClassIds: number[];
-  reviewedCells: number;
-  note: string | null;
-}
-
 export function insertSlideSignature(
   store: CellStore,
   s: {
@@ -334,29 +326,6 @@ export interface AuditFilter {
   sessionId?: number;
   limit?: number;
   offset?: number;
-}
-
-export interface AuditEvent {
-  annotationId: number;
-  batchId: number;
-  createdAt: string;
-  annotator: string;
-  source: LabelSource;
-  action: LabelAction;
-  /** For undo/redo: the batch it reverted or re-applied. */
-  targetBatchId: number | null;
-  cellId: number;
-  imageId: number;
-  imageName: string;
-  classId: number | null;
-  className: string | null;
-  previousClassId: number | null;
-  previousClassName: string | null;
-  sessionId: number | null;
-  modelId: number | null;
-  modelName: string | null;
-  runId: number | null;
-  note: string | null;
 }
 
 /** Label events of the whole project, oldest first, filtered; streams so a million-event export stays small. */
