@@ -125,7 +125,7 @@ describe('review, sign-off, audit and export through the API', () => {
         path.join(
           tmp.dir,
           'out-coco',
-          fs.readdirSync(path.join(tmp.dir, 'out-coco')).find((f) => f.endsWith('.json'))!,
+          fs.readdirSync(path.join(tmp.dir, 'out-coco')).find((f) => f.endsWith('.json') && !f.startsWith('.'))!,
         ),
         'utf8',
       ),
