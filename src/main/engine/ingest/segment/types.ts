@@ -10,7 +10,7 @@ export type CellKind = 'rbc' | 'wbc' | 'platelet';
 export interface Morphometrics {
   /** Pixels inside the cell mask. */
   area: number;
-  /** Length of the boundary in px, measured on the crack contour's edge midpoints (staircase-free). */
+  /** Boundary length in px: the crack contour's edge midpoints, 5-point smoothed (no staircase bias). */
   perimeter: number;
   /** 4 pi area / perimeter^2: 1 for a disc, lower for crenated or irregular outlines. */
   circularity: number;
