@@ -1,7 +1,7 @@
 import type { CellDetector } from './detector';
 import { segmentFieldDetailed } from './field';
 import { segmentFieldWithDetections } from './guided';
-import type { RgbImage, SegmentedCell } from './types';
+import type { RgbImage, SegmentedCell, StainParameters } from './types';
 
 export interface SegmentCellsOptions {
   /** Learned detector (CellDetector.load()); without one the classical pipeline runs alone. */
@@ -10,6 +10,8 @@ export interface SegmentCellsOptions {
   cellDiameter?: number;
   /** Detector heatmap peak needed to report a cell (default 0.3). */
   threshold?: number;
+  /** Slide-wide background and threshold (tiles of a large field); per field when absent. */
+  stain?: StainParameters;
   signal?: AbortSignal;
 }
 
@@ -25,6 +27,7 @@ export async function segmentCells(img: RgbImage, opts: SegmentCellsOptions = {}
   if (!opts.detector) {
     const seg = segmentFieldDetailed(img, {
       cellRadius: opts.cellDiameter ? opts.cellDiameter / 2 : undefined,
+      stain: opts.stain,
       signal: opts.signal,
     });
     return { cells: seg.cells, cellDiameter: 2 * seg.cellRadius, method: 'classical' };
@@ -38,6 +41,7 @@ export async function segmentCells(img: RgbImage, opts: SegmentCellsOptions = {}
   });
   const cells = segmentFieldWithDetections(img, found.detections, found.cellDiameter, {
     signal: opts.signal,
+    stain: opts.stain,
   });
   return { cells, cellDiameter: found.cellDiameter, method: 'detector' };
 }
