@@ -39,6 +39,10 @@ function startEngineHost(): Promise<void> {
     env: {
       ...process.env,
       REDDINO_CONFIG_DIR: app.getPath('userData'),
+      REDDINO_RESOURCES_DIR: path.join(
+        app.isPackaged ? process.resourcesPath : app.getAppPath(),
+        'resources',
+      ),
       ...(fs.existsSync(electronBinding) ? { REDDINO_SQLITE_BINDING: electronBinding } : {}),
     },
   });

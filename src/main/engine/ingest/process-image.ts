@@ -54,6 +54,33 @@ export interface ProcessOptions {
 
 let detector: Promise<CellDetector | null> | null = null;
 
+/**
+ * Typical RBC diameter found per image size. Fields of one size almost always come from one scanner and
+ * magnification, so later fields reuse the diameter the first one's scale search found: one detector pass per
+ * field instead of four to six. A new size (another source in the same import) gets its own search.
+ */
+const diameterBySize = new Map<string, number>();
+
+async function segmentWithKnownScale(rgb: RgbImage, det: CellDetector | null) {
+  const key = `${rgb.width}x${rgb.height}`;
+  const seg = await segmentCells(rgb, { detector: det, cellDiameter: diameterBySize.get(key) });
+  if (!diameterBySize.has(key) && seg.cells.length >= 10) diameterBySize.set(key, seg.cellDiameter);
+  return seg.cells;
+}
+
+/** Tiles with the detector at the scale found on the central region, so every tile agrees on one scale. */
+async function segmentLarge(rgb: RgbImage, det: CellDetector | null) {
+  const side = Math.min(2048, rgb.width, rgb.height);
+  const x = Math.floor((rgb.width - side) / 2);
+  const y = Math.floor((rgb.height - side) / 2);
+  const centre = inMemoryRegionReader(rgb)(x, y, side, side) as RgbImage;
+  const { cellDiameter } = await segmentCells(centre, { detector: det });
+  return segmentLargeField(inMemoryRegionReader(rgb), rgb.width, rgb.height, {
+    segment: async (tile, slide) =>
+      (await segmentCells(tile, { detector: det, cellDiameter, stain: slide.stain })).cells,
+  });
+}
+
 /** The shipped learned detector, loaded once per worker; the classical pipeline runs alone when it is absent. */
 function loadDetector(): Promise<CellDetector | null> {
   detector ??= fs.existsSync(defaultDetectorPath())
@@ -108,10 +135,11 @@ export async function processImage(path: string, opts: ProcessOptions): Promise<
   } else {
     // Above ~16 MP (stitched smears) segmentation runs tile by tile with slide-wide parameters, so its working
     // memory stays bounded and cells on tile seams are kept exactly once (see segment/large.ts).
+    const det = await loadDetector();
     const found =
       img.width * img.height > LARGE_FIELD_PIXELS
-        ? await segmentLargeField(inMemoryRegionReader(rgb), img.width, img.height)
-        : (await segmentCells(rgb, { detector: await loadDetector() })).cells;
+        ? await segmentLarge(rgb, det)
+        : await segmentWithKnownScale(rgb, det);
     for (const c of found) {
       const crop = cropRgb(rgb, c.bbox);
       const mask = rasterizeContour(c.contour, c.bbox);

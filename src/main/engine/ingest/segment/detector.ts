@@ -31,8 +31,14 @@ export interface FieldDetections {
   cellDiameter: number;
 }
 
-/** The model shipped with the app (trained by scripts/seg_train_detector.py). */
+/**
+ * The model shipped with the app (trained by scripts/seg_train_detector.py). The desktop app sets
+ * REDDINO_RESOURCES_DIR (its bundle does not keep the source layout); CLI and tests use the repository's resources.
+ */
 export function defaultDetectorPath(): string {
+  if (process.env.REDDINO_RESOURCES_DIR) {
+    return path.join(process.env.REDDINO_RESOURCES_DIR, 'models/detector-cells.onnx');
+  }
   const here = path.dirname(fileURLToPath(import.meta.url));
   return path.resolve(here, '../../../../../resources/models/detector-cells.onnx');
 }
