@@ -1,3 +1,6 @@
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import fs from 'node:fs';
 import os from 'node:os';
 import * as ort from 'onnxruntime-node';
 
@@ -71,6 +74,22 @@ function tensorMetadata(meta: readonly ort.InferenceSession.ValueMetadata[], wha
   return m;
 }
 
+/**
+ * onnxruntime-node downloads its CUDA provider at install time unless told to skip; without the library, trying
+ * the provider only prints a native error before falling back, so check for the file first.
+ */
+function cudaProviderInstalled(): boolean {
+  try {
+    const root = path.dirname(createRequire(import.meta.url).resolve('onnxruntime-node/package.json'));
+    const name =
+      process.platform === 'win32' ? 'onnxruntime_providers_cuda.dll' : 'libonnxruntime_providers_cuda.so';
+    const binDir = path.join(root, 'bin');
+    return fs.readdirSync(binDir, { recursive: true }).some((f) => String(f).endsWith(name));
+  } catch {
+    return false;
+  }
+}
+
 export async function openVitSession(onnxPath: string, options: VitSessionOptions = {}): Promise<VitSession> {
   const threads = options.threads ?? Math.max(1, os.availableParallelism());
   const available = supportedBackendNames();
@@ -80,6 +99,13 @@ export async function openVitSession(onnxPath: string, options: VitSessionOption
   for (const candidate of candidateProviders(options.provider ?? 'auto')) {
     if (candidate !== 'cpu' && !available.has(candidate)) {
       fallbackReasons.push(`${candidate}: not included in this onnxruntime-node build`);
+      continue;
+    }
+    if (candidate === 'cuda' && !cudaProviderInstalled()) {
+      fallbackReasons.push(
+        'cuda: the CUDA provider libraries are not installed (reinstall onnxruntime-node without ' +
+          'onnxruntime-node-install=skip on a machine with CUDA 12 to use the GPU)',
+      );
       continue;
     }
     try {
