@@ -39,6 +39,8 @@ export async function startE2E(): Promise<E2E> {
     headless: true,
   });
   const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+  // Software WebGL on two shared cores renders slowly while the engine refits predictions: give actions time.
+  page.setDefaultTimeout(90_000);
   const consoleErrors: string[] = [];
   page.on('console', (m) => {
     if (m.type() === 'error') consoleErrors.push(m.text());

@@ -51,7 +51,12 @@ export function CellDetailPanel({
   const label = cls(cell.classId);
   const pred = cls(cell.predictedClassId);
   return (
-    <aside className="detail-panel" data-testid="cell-detail" aria-label={`Cell ${cell.id}`}>
+    <aside
+      className="detail-panel"
+      data-testid="cell-detail"
+      data-cell-id={cell.id}
+      aria-label={`Cell ${cell.id}`}
+    >
       <img className="detail-crop" src={getApi().mediaUrl('thumb', cell.id)} alt={`Cell ${cell.id}`} />
       <h3>Cell {cell.id}</h3>
       <dl>

@@ -1,4 +1,4 @@
-import { useCallback, useEffect, useState } from 'react';
+import { useCallback, useEffect, useRef, useState } from 'react';
 import type { EngineEvent } from '../../shared/api';
 import type { ClassDef, JobProgress, ProjectInfo, ProjectStats } from '../../shared/domain';
 import { getApi } from '../api';
@@ -7,6 +7,8 @@ import { getApi } from '../api';
 export function useEngineEvents(listener: (e: EngineEvent) => void): void {
   useEffect(() => getApi().onEvent(listener), [listener]);
 }
+
+const PROGRESS_FLUSH_MS = 200;
 
 export interface ProjectState {
   project: ProjectInfo | null;
@@ -98,6 +100,29 @@ export function useProjectState(): ProjectState {
     void getApi().call('project.current', {}).then(applyProject);
   }, [applyProject]);
 
+  // Progress events can arrive hundreds of times a second; the whole tree re-renders on each, so they are
+  // coalesced to at most one update per PROGRESS_FLUSH_MS. State changes (done, failed) still flush at once.
+  const pendingJobs = useRef(new Map<number, JobProgress>());
+  const flushTimer = useRef<ReturnType<typeof setTimeout> | null>(null);
+  const flushJobs = useCallback(() => {
+    if (flushTimer.current) clearTimeout(flushTimer.current);
+    flushTimer.current = null;
+    const batch = pendingJobs.current;
+    if (batch.size === 0) return;
+    pendingJobs.current = new Map();
+    setJobs((prev) => {
+      const next = new Map(prev);
+      for (const [id, p] of batch) next.set(id, p);
+      return next;
+    });
+  }, []);
+  useEffect(
+    () => () => {
+      if (flushTimer.current) clearTimeout(flushTimer.current);
+    },
+    [],
+  );
+
   const onEvent = useCallback(
     (e: EngineEvent) => {
       if (e.type === 'project') applyProject(e.project);
@@ -109,12 +134,11 @@ export function useProjectState(): ProjectState {
       }
       if (e.type === 'predictions') setPredictionsVersion((v) => v + 1);
       if (e.type === 'job') {
-        setJobs((prev) => {
-          const next = new Map(prev);
-          next.set(e.progress.jobId, e.progress);
-          return next;
-        });
-        if (e.progress.state !== 'running' && e.progress.state !== 'queued') {
+        pendingJobs.current.set(e.progress.jobId, e.progress);
+        const ended = e.progress.state !== 'running' && e.progress.state !== 'queued';
+        if (ended) flushJobs();
+        else if (!flushTimer.current) flushTimer.current = setTimeout(flushJobs, PROGRESS_FLUSH_MS);
+        if (ended) {
           void refreshStats();
           setDataVersion((v) => v + 1);
         }
@@ -122,7 +146,7 @@ export function useProjectState(): ProjectState {
           setError(`${e.progress.kind} failed: ${e.progress.error}`);
       }
     },
-    [refreshStats, refreshClasses, applyProject],
+    [refreshStats, refreshClasses, applyProject, flushJobs],
   );
   useEngineEvents(onEvent);
 

@@ -76,7 +76,11 @@ export function GalleryView({
     const el = scroller.current;
     if (!el) return;
     const ro = new ResizeObserver(() =>
-      setViewport((v) => ({ ...v, width: el.clientWidth, height: el.clientHeight })),
+      setViewport((v) =>
+        v.width === el.clientWidth && v.height === el.clientHeight
+          ? v
+          : { ...v, width: el.clientWidth, height: el.clientHeight },
+      ),
     );
     ro.observe(el);
     return () => ro.disconnect();

@@ -59,12 +59,17 @@ export function MapView({
   const [hover, setHover] = useState<{ x: number; y: number; index: number } | null>(null);
   const [viewState, setViewState] = useState<OrthographicViewState | null>(null);
   const deckRef = useRef<DeckGLRef>(null);
+  const shownMap = useRef<MapData | null>(null);
   const container = useRef<HTMLDivElement>(null);
   const [size, setSize] = useState({ width: 900, height: 600 });
   useEffect(() => {
     const el = container.current;
     if (!el) return;
-    const ro = new ResizeObserver(() => setSize({ width: el.clientWidth, height: el.clientHeight }));
+    // Round and compare: a sub-pixel flip-flop between two layouts must not re-render forever.
+    const ro = new ResizeObserver(() => {
+      const next = { width: Math.round(el.clientWidth), height: Math.round(el.clientHeight) };
+      setSize((s) => (s.width === next.width && s.height === next.height ? s : next));
+    });
     ro.observe(el);
     return () => ro.disconnect();
   }, []);
@@ -75,10 +80,25 @@ export function MapView({
     () =>
       getApi()
         .call('map.get', { modelId: activeModelId ?? undefined })
-        .then(setMap, (e: unknown) => {
-          setError(errorText(e));
-          setMap(null);
-        }),
+        .then(
+          (m) => {
+            // A reload (new labels, UMAP replacing PCA) may reorder points: carry the selection over by cell id.
+            const prev = shownMap.current;
+            shownMap.current = m;
+            setMap(m);
+            setSelected((sel) => {
+              if (!prev || !m || sel.length === 0 || prev.cellIds === m.cellIds) return sel;
+              const wanted = new Set(Array.from(sel, (i) => prev.cellIds[i]));
+              const out: number[] = [];
+              for (let i = 0; i < m.cellIds.length; i++) if (wanted.has(m.cellIds[i])) out.push(i);
+              return Int32Array.from(out);
+            });
+          },
+          (e: unknown) => {
+            setError(errorText(e));
+            setMap(null);
+          },
+        ),
     [activeModelId, setError],
   );
   useEffect(() => {

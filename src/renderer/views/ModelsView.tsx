@@ -118,13 +118,15 @@ export function ModelsView({
                   aria-label={`${m.name} embedded`}
                 />
               </td>
-              <td className="row">
-                <button type="button" data-testid={`embed-${m.name}`} onClick={() => void embed(m.id)}>
-                  {m.embeddedCells >= cells && cells > 0 ? 'Re-check' : 'Embed cells'}
-                </button>
-                <button type="button" onClick={() => void predict(m.id)}>
-                  Refresh predictions
-                </button>
+              <td>
+                <span className="row-inline">
+                  <button type="button" data-testid={`embed-${m.name}`} onClick={() => void embed(m.id)}>
+                    {m.embeddedCells >= cells && cells > 0 ? 'Re-check' : 'Embed cells'}
+                  </button>
+                  <button type="button" onClick={() => void predict(m.id)}>
+                    Refresh predictions
+                  </button>
+                </span>
               </td>
             </tr>
           ))}

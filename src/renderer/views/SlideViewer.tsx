@@ -1,5 +1,5 @@
 import { useEffect, useMemo, useRef, useState } from 'react';
-import DeckGL from '@deck.gl/react';
+import DeckGL, { type DeckGLRef } from '@deck.gl/react';
 import { OrthographicView, type OrthographicViewState, type PickingInfo } from '@deck.gl/core';
 import { BitmapLayer, PathLayer, PolygonLayer } from '@deck.gl/layers';
 import type { CellDetail, CellSummary, ClassDef, Slide } from '../../shared/domain';
@@ -33,11 +33,17 @@ export function SlideViewer({ slide }: { slide: Slide }) {
   const [size, setSize] = useState({ width: 800, height: 600 });
   const [viewState, setViewState] = useState<OrthographicViewState | null>(null);
   const container = useRef<HTMLDivElement>(null);
+  const deckRef = useRef<DeckGLRef>(null);
+  const pressAt = useRef<{ x: number; y: number } | null>(null);
 
   useEffect(() => {
     const el = container.current;
     if (!el) return;
-    const ro = new ResizeObserver(() => setSize({ width: el.clientWidth, height: el.clientHeight }));
+    // Round and compare: a sub-pixel flip-flop between two layouts must not re-render forever.
+    const ro = new ResizeObserver(() => {
+      const next = { width: Math.round(el.clientWidth), height: Math.round(el.clientHeight) };
+      setSize((s) => (s.width === next.width && s.height === next.height ? s : next));
+    });
     ro.observe(el);
     return () => ro.disconnect();
   }, []);
@@ -91,7 +97,8 @@ export function SlideViewer({ slide }: { slide: Slide }) {
       },
       filled: true,
       stroked: true,
-      getFillColor: [0, 0, 0, 0],
+      // Alpha 1, not 0: deck.gl does not pick fully transparent fragments, and the whole box should be clickable.
+      getFillColor: [0, 0, 0, 1],
       getLineColor: (c) => {
         const [r, g, b] = colorOf(colorBy === 'label' ? c.classId : c.predictedClassId);
         return [r, g, b, c.id === selectedId ? 255 : 220];
@@ -175,14 +182,42 @@ export function SlideViewer({ slide }: { slide: Slide }) {
         <span className="muted">Tab / Shift+Tab: next / previous cell</span>
       </div>
       <div className="slide-body">
-        <div className="deck-holder" ref={container} data-testid="slide-canvas">
+        <div
+          className="deck-holder"
+          ref={container}
+          data-testid="slide-canvas"
+          // Selection picks on pointer up when the pointer barely moved: a drag pans, a press selects.
+          onPointerDown={(e) => {
+            pressAt.current = { x: e.clientX, y: e.clientY };
+          }}
+          onPointerUp={(e) => {
+            const p = pressAt.current;
+            pressAt.current = null;
+            if (!p || Math.hypot(e.clientX - p.x, e.clientY - p.y) > 4) return;
+            const r = e.currentTarget.getBoundingClientRect();
+            // Boxes of touching cells overlap: of all boxes under the pointer take the smallest, the cell itself.
+            const hits = (
+              deckRef.current?.pickMultipleObjects({
+                x: e.clientX - r.left,
+                y: e.clientY - r.top,
+                radius: 1,
+                depth: 8,
+                layerIds: ['cells'],
+              }) ?? []
+            )
+              .map((h) => h.object as CellSummary | undefined)
+              .filter((c): c is CellSummary => c != null)
+              .sort((a, b) => a.bbox[2] * a.bbox[3] - b.bbox[2] * b.bbox[3]);
+            setSelectedId(hits.length ? hits[0].id : null);
+          }}
+        >
           <DeckGL
+            ref={deckRef}
             views={VIEW}
             viewState={viewState ?? fit(slide, size.width, size.height)}
             onViewStateChange={({ viewState: v }) => setViewState(v as OrthographicViewState)}
             controller={{ doubleClickZoom: false }}
             layers={layers}
-            onClick={(info: PickingInfo<CellSummary>) => setSelectedId(info.object ? info.object.id : null)}
             getTooltip={(info: PickingInfo<CellSummary>) => (info.object ? `cell ${info.object.id}` : null)}
           />
         </div>

@@ -66,7 +66,12 @@ export function Welcome({ onError }: { onError: (msg: string) => void }) {
           <ul>
             {recent.map((r) => (
               <li key={r}>
-                <button type="button" className="link" onClick={() => void run('project.open', r)}>
+                <button
+                  type="button"
+                  className="link"
+                  data-testid="recent-project"
+                  onClick={() => void run('project.open', r)}
+                >
                   {r}
                 </button>
               </li>
@@ -74,6 +79,15 @@ export function Welcome({ onError }: { onError: (msg: string) => void }) {
           </ul>
         </section>
       )}
+      <section className="shortcuts" aria-label="Keyboard shortcuts">
+        <h2>Keyboard</h2>
+        <p>
+          <kbd>1</kbd>–<kbd>0</kbd> and letter keys label the selection with a class (shown on the class bar)
+          · <kbd>Ctrl+Z</kbd> undo · <kbd>Ctrl+Shift+Z</kbd> / <kbd>Ctrl+Y</kbd> redo · arrows move the focus,{' '}
+          <kbd>Shift</kbd>+arrows extend · in Review: <kbd>A</kbd> accept, <kbd>X</kbd> reject,{' '}
+          <kbd>Space</kbd> skip · <kbd>Alt+1</kbd>–<kbd>Alt+7</kbd> switch views.
+        </p>
+      </section>
     </main>
   );
 }
