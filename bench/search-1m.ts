@@ -47,7 +47,7 @@ const result: Record<string, unknown> = {
 
 const annQuantization = (process.env.ANN_QUANT ?? 'i8') as 'i8' | 'f16' | 'f32';
 const annExpansionAdd = Number(process.env.ANN_EF_ADD ?? 64);
-const annExpansionSearch = Number(process.env.ANN_EF_SEARCH ?? 64);
+const annExpansionSearch = Number(process.env.ANN_EF_SEARCH ?? 128);
 const annThreshold = Number(process.env.ANN_THRESHOLD ?? 200_000);
 const index = new VectorIndex(dims, { annQuantization, annExpansionAdd, annExpansionSearch, annThreshold });
 const chunk = 50_000;

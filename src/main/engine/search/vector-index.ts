@@ -133,7 +133,7 @@ export class VectorIndex {
       workerThreshold: options.workerThreshold ?? 20_000,
       annThreshold: options.annThreshold ?? 200_000,
       annOverfetch: options.annOverfetch ?? 4,
-      annExpansionSearch: options.annExpansionSearch ?? 64,
+      annExpansionSearch: options.annExpansionSearch ?? 128,
       annConnectivity: options.annConnectivity ?? 16,
       annExpansionAdd: options.annExpansionAdd ?? 64,
       annQuantization: options.annQuantization ?? 'i8',
