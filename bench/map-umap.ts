@@ -4,6 +4,7 @@
  * real NIH malaria cell crops (pixels, 16x16 RGB) for the same comparison on real images.
  *
  *   node bin/run-ts.mjs bench/map-umap.ts [--n=100000] [--quality-n=10000] [--no-umapjs] [--no-real]
+ *     [--no-quality] [--out=bench/results/map-umap.json]
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -144,5 +145,6 @@ result.loadAfter = load();
 
 const json = JSON.stringify(result, null, 2);
 console.log(json);
-fs.mkdirSync('bench/results', { recursive: true });
-fs.writeFileSync('bench/results/map-umap.json', `${json}\n`);
+const out = process.argv.find((a) => a.startsWith('--out='))?.slice(6) ?? 'bench/results/map-umap.json';
+fs.mkdirSync(path.dirname(out), { recursive: true });
+fs.writeFileSync(out, `${json}\n`);
