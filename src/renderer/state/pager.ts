@@ -87,6 +87,11 @@ export class CellPager {
     await Promise.all(waits);
   }
 
+  /** Generation the page holding `index` was fetched in (undefined when not loaded). */
+  generationAt(index: number): number | undefined {
+    return this.pages.get(Math.floor(index / this.pageSize))?.gen;
+  }
+
   /** Ids of indices from..to inclusive (loading them first): shift-click ranges. */
   async idsInRange(from: number, to: number): Promise<number[]> {
     await this.ensure(from, to + 1);

@@ -56,6 +56,13 @@ export function GalleryView({
   const [drag, setDrag] = useState<{ start: Point; end: Point; extend: boolean } | null>(null);
   const [propagateSeeds, setPropagateSeeds] = useState<number[] | null>(null);
   const scroller = useRef<HTMLDivElement>(null);
+  /**
+   * Labels shown before the engine confirms them, so key, key, key never waits on a round trip (the engine may be
+   * busy refitting predictions). An entry counts only on pages fetched no later than the generation it was made in.
+   */
+  const [pending, setPending] = useState<ReadonlyMap<number, { classId: number | null; gen: number }>>(
+    new Map(),
+  );
 
   useEffect(() => {
     void pager.init();
@@ -112,16 +119,29 @@ export function GalleryView({
 
   const applyLabel = async (cls: ClassDef | null) => {
     const ids = selectedIds();
+    if (ids.length === 0) return void labelCells(state, ids, null);
     const single = ids.length === 1 && focusedCell?.id === ids[0];
-    const ok = await labelCells(state, ids, cls?.id ?? null);
-    // Labeling one focused cell moves on to the next: the fast path is key, key, key.
-    if (ok && single && focus + 1 < pager.total) {
+    const gen = pager.version;
+    setPending((p) => {
+      const next = new Map(p);
+      for (const id of ids) next.set(id, { classId: cls?.id ?? null, gen });
+      return next;
+    });
+    // Labeling one focused cell moves on to the next at once: the fast path is key, key, key.
+    if (single && focus + 1 < pager.total) {
       const next = focus + 1;
       setFocus(next);
       const c = pager.get(next);
       setSelection(c ? { ids: new Set([c.id]), anchor: next } : EMPTY_SELECTION);
       scrollIntoView(next);
     }
+    const ok = await labelCells(state, ids, cls?.id ?? null);
+    if (!ok)
+      setPending((p) => {
+        const next = new Map(p);
+        for (const id of ids) next.delete(id);
+        return next;
+      });
   };
 
   const onKeyDown = (e: React.KeyboardEvent) => {
@@ -253,7 +273,10 @@ export function GalleryView({
       tiles.push(<div key={`p${i}`} className="tile placeholder" style={style} />);
       continue;
     }
-    const label = c.classId != null ? classById.get(c.classId) : undefined;
+    const guess = pending.get(c.id);
+    const gen = pager.generationAt(i);
+    const classId = guess && gen != null && gen <= guess.gen ? guess.classId : c.classId;
+    const label = classId != null ? classById.get(classId) : undefined;
     const pred = c.predictedClassId != null ? classById.get(c.predictedClassId) : undefined;
     const selected = selection.ids.has(c.id);
     tiles.push(
