@@ -103,13 +103,13 @@ function linear(t) {
     for (let c = 0; c < C; c++) { const v = logits[c] + bias[c]; logits[c] = v; if (v > max) { max = v; best = c; } }
     let sum = 0, secondValue = -Infinity;
     for (let c = 0; c < C; c++) {
-      const e = Math.exp(logits[c] - max); sum += e;
       if (c !== best && logits[c] > secondValue) { secondValue = logits[c]; second = c; }
+      const e = Math.exp(logits[c] - max); sum += e; logits[c] = e;
     }
     const p1 = 1 / sum;
-    const p2 = second < 0 ? 0 : Math.exp(secondValue - max) / sum;
+    const p2 = second < 0 ? 0 : logits[second] / sum;
     let h = 0;
-    for (let c = 0; c < C; c++) { const p = Math.exp(logits[c] - max) / sum; if (p > 0) h -= p * Math.log(p); }
+    for (let c = 0; c < C; c++) { const p = logits[c] / sum; if (p > 0) h -= p * Math.log(p); }
     predicted[r] = best; probability[r] = p1; margin[r] = p1 - p2; runnerUp[r] = second; entropy[r] = h;
   }
   return {};
