@@ -17,8 +17,11 @@ interface Cached {
  * added incrementally on the next use. Morphology vectors are stored raw and standardised per project here (the
  * standardiser is refitted when the project has doubled since it was fitted).
  */
+const ANN_MIN_CELLS = 200_000;
+
 export class VectorCache {
   private cache: Cached | null = null;
+  private annBuilding = new Set<VectorIndex>();
 
   constructor(private readonly store: () => CellStore) {}
 
@@ -72,7 +75,21 @@ export class VectorCache {
       c.index.add(fresh.cellIds, vectors);
       if (n) c.maxCellId = fresh.cellIds[n - 1];
     }
+    this.maybeBuildAnn(c.index);
     return { index: c.index, standardizer: c.standardizer };
+  }
+
+  /**
+   * Above the index's ANN threshold (200k cells) an HNSW graph is built in the background; until it is ready,
+   * and for anything smaller, searches use the exact int8 scan (84 ms for 1M x 384).
+   */
+  private maybeBuildAnn(index: VectorIndex): void {
+    if (index.size < ANN_MIN_CELLS || index.annReady || this.annBuilding.has(index)) return;
+    this.annBuilding.add(index);
+    void index
+      .buildAnn()
+      .catch(() => undefined)
+      .finally(() => this.annBuilding.delete(index));
   }
 
   async reset(): Promise<void> {
