@@ -13,6 +13,7 @@ export default defineConfig({
           'engine-host': path.resolve(__dirname, 'src/main/engine-host.ts'),
           // Worker threads load these by name beside the bundle (src/main/engine/util/module-worker.ts).
           'ingest-worker': path.resolve(__dirname, 'src/main/engine/ingest/ingest-worker.ts'),
+          'probe-worker': path.resolve(__dirname, 'src/main/engine/services/probe-worker.ts'),
         },
       },
     },

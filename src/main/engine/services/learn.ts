@@ -10,6 +10,9 @@ import { predictAll, type CellPredictions } from '../learn/predict';
 import { suggest as suggestCells, type SuggestionStrategy } from '../learn/suggest';
 import { propagationPreview as preview } from '../learn/propagate';
 import type { VectorCache } from './vectors';
+import type { Worker } from 'node:worker_threads';
+import type { LinearProbe } from '../learn/linear-probe';
+import { startModuleWorker } from '../util/module-worker';
 
 /** Delay after the last label change before predictions refresh, so a burst of hotkey labels costs one refit. */
 const REFRESH_DEBOUNCE_MS = 400;
@@ -23,6 +26,8 @@ export class LearnService {
   private timer: NodeJS.Timeout | null = null;
   private running: Promise<number | null> | null = null;
   private dirty = false;
+
+  private readonly trainer = new ProbeTrainer();
 
   constructor(
     private readonly engine: Engine,
@@ -71,7 +76,26 @@ export class LearnService {
     const labels = store.labelsFor(ids);
     const classes = new Set(Array.from(labels).filter((c) => c >= 0));
     if (classes.size < 2) return null;
-    const value = await predictAll(index, { ids, labels }, { method: 'linear' });
+    const labeledIds: number[] = [];
+    const labeledClasses: number[] = [];
+    labels.forEach((c, i) => {
+      if (c >= 0) {
+        labeledIds.push(ids[i]);
+        labeledClasses.push(c);
+      }
+    });
+    const probe = await this.trainer.train(
+      index.vectors(labeledIds),
+      Int32Array.from(labeledClasses),
+      index.dims,
+      this.predictions?.modelId === model.id ? this.predictions.value.probe : undefined,
+    );
+    // The probe comes trained from the worker; zero iterations here only applies it (a matvec in the index's pool).
+    const value = await predictAll(
+      index,
+      { ids, labels },
+      { method: 'linear', linear: { initial: probe, maxIterations: 0 } },
+    );
     let labeledCount = 0;
     for (const c of labels) if (c >= 0) labeledCount++;
     const runId = store.putPredictionRun({
@@ -159,5 +183,53 @@ export class LearnService {
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
     this.predictions = null;
+    this.trainer.close();
+  }
+}
+
+/** One long-lived worker thread that trains linear probes off the engine's event loop. */
+class ProbeTrainer {
+  private worker: Worker | null = null;
+  private ready: Promise<void> | null = null;
+  private nextId = 1;
+  private pending = new Map<number, { resolve: (p: LinearProbe) => void; reject: (e: Error) => void }>();
+
+  private start(): Promise<void> {
+    if (this.ready) return this.ready;
+    const w = startModuleWorker(import.meta.url, 'probe-worker');
+    w.unref();
+    this.worker = w;
+    this.ready = new Promise((resolve, reject) => {
+      w.on('message', (m: { ready?: boolean; id?: number; probe?: LinearProbe; error?: string }) => {
+        if (m.ready) return resolve();
+        const p = this.pending.get(m.id!);
+        this.pending.delete(m.id!);
+        if (m.error) p?.reject(new Error(m.error));
+        else p?.resolve(m.probe!);
+      });
+      w.on('error', (err) => {
+        reject(err);
+        for (const p of this.pending.values()) p.reject(err);
+        this.pending.clear();
+        this.worker = null;
+        this.ready = null;
+      });
+    });
+    return this.ready;
+  }
+
+  async train(x: Float32Array, y: Int32Array, dims: number, initial?: LinearProbe): Promise<LinearProbe> {
+    await this.start();
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
+      this.worker!.postMessage({ id, x, y, dims, initial });
+    });
+  }
+
+  close(): void {
+    void this.worker?.terminate();
+    this.worker = null;
+    this.ready = null;
   }
 }
