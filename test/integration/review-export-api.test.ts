@@ -125,7 +125,9 @@ describe('review, sign-off, audit and export through the API', () => {
         path.join(
           tmp.dir,
           'out-coco',
-          fs.readdirSync(path.join(tmp.dir, 'out-coco')).find((f) => f.endsWith('.json') && !f.startsWith('.'))!,
+          fs
+            .readdirSync(path.join(tmp.dir, 'out-coco'))
+            .find((f) => f.endsWith('.json') && !f.startsWith('.'))!,
         ),
         'utf8',
       ),
