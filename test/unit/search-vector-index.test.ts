@@ -125,7 +125,7 @@ describe('VectorIndex', () => {
   });
 
   it('ANN (usearch HNSW) stays in step with adds and removes', async () => {
-    const index = new VectorIndex(dims, { workers: 2, annThreshold: 100, annExpansionSearch: 128 });
+    const index = new VectorIndex(dims, { workers: 2, annThreshold: 100, annExpansionSearch: 256 });
     indexes.push(index);
     index.add(ids.slice(0, 3000), data.subarray(0, 3000 * dims));
     await index.buildAnn({ batchSize: 1000 });
