@@ -14,15 +14,20 @@ import { SuggestionsView } from './views/SuggestionsView';
 import { ModelsView } from './views/ModelsView';
 import { ImportView, droppedPaths } from './views/ImportView';
 import { SettingsView } from './views/SettingsView';
+import { ExportView } from './views/ExportView';
+import { ReviewSessionsView } from './views/ReviewSessionsView';
 
-type View = 'slides' | 'gallery' | 'map' | 'review' | 'models' | 'import' | 'settings';
+type View =
+  'slides' | 'gallery' | 'map' | 'review' | 'sessions' | 'models' | 'import' | 'export' | 'settings';
 const VIEWS: Array<{ id: View; label: string }> = [
   { id: 'slides', label: 'Slides' },
   { id: 'gallery', label: 'Gallery' },
   { id: 'map', label: 'Map' },
   { id: 'review', label: 'Review' },
+  { id: 'sessions', label: 'Sessions' },
   { id: 'models', label: 'Models' },
   { id: 'import', label: 'Import' },
+  { id: 'export', label: 'Export' },
   { id: 'settings', label: 'Settings' },
 ];
 const ALL_CELLS: CellSource = { kind: 'query', filter: {}, sort: 'id' };
@@ -75,7 +80,7 @@ export function App() {
         void undoLabels({ notify, setError }, isRedo(e));
         return;
       }
-      if (e.altKey && !e.ctrlKey && /^[1-7]$/.test(e.key)) {
+      if (e.altKey && !e.ctrlKey && /^[1-9]$/.test(e.key)) {
         e.preventDefault();
         setView(VIEWS[Number(e.key) - 1].id);
       }
@@ -196,6 +201,8 @@ export function App() {
                 onDone={() => setView('slides')}
               />
             )}
+            {view === 'sessions' && <ReviewSessionsView />}
+            {view === 'export' && <ExportView />}
             {view === 'settings' && <SettingsView onTheme={setTheme} />}
           </>
         )}

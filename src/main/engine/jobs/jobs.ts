@@ -91,7 +91,14 @@ export class JobManager {
         }
         if (t - lastDb >= 1000) {
           lastDb = t;
-          this.store.updateJob(jobId, { done, total, phase });
+          // Deferred: a job may report progress from inside a read it is still consuming on the one connection.
+          setImmediate(() => {
+            try {
+              this.store.updateJob(jobId, { done, total, phase });
+            } catch {
+              // The final state is written when the job settles; a skipped progress row loses nothing.
+            }
+          });
         }
       },
     };

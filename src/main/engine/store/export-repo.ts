@@ -85,12 +85,21 @@ export function countExportCells(store: CellStore, f: ExportCellFilter = {}): nu
     .n;
 }
 
-/** Cells in image order (then id), so an exporter decodes each field image once. */
+/** Rows read per page: each page is read whole before any row is handed out. */
+const EXPORT_PAGE = 2000;
+
+/**
+ * Cells in image order (then id), so an exporter decodes each field image once. Read in keyset pages, never as one
+ * open cursor: exporters await image decoding between rows, and an open cursor would make every other statement on
+ * the project's single connection (job progress, the UI's queries) fail as "busy".
+ */
 export function* iterateExportCells(
   store: CellStore,
   f: ExportCellFilter = {},
 ): IterableIterator<ExportCellRow> {
-  const { clause, params } = exportWhere(store, f);
+  const { clause: filterClause, params: filterParams } = exportWhere(store, f);
+  const keyset = '(c.image_id > ? OR (c.image_id = ? AND c.id > ?))';
+  const clause = filterClause ? `${filterClause} AND ${keyset}` : `WHERE ${keyset}`;
   const sql = `SELECT c.id, c.image_id, i.path AS image_path, i.name AS image_name, i.width AS image_width,
                       i.height AS image_height, c.kind, c.origin, c.x, c.y, c.w, c.h, c.cx, c.cy, c.touches_border,
                       c.contour, c.area, c.perimeter, c.circularity, c.convexity, c.eccentricity,
@@ -98,64 +107,73 @@ export function* iterateExportCells(
                       a.created_at AS labeled_at
                ${EXPORT_JOINS}
                ${clause}
-               ORDER BY c.image_id, c.id`;
-  for (const r of store.db.prepare(sql).iterate(...params) as IterableIterator<{
-    id: number;
-    image_id: number;
-    image_path: string;
-    image_name: string;
-    image_width: number;
-    image_height: number;
-    kind: CellKind;
-    origin: CellOrigin;
-    x: number;
-    y: number;
-    w: number;
-    h: number;
-    cx: number;
-    cy: number;
-    touches_border: number;
-    contour: Buffer | null;
-    area: number | null;
-    perimeter: number | null;
-    circularity: number | null;
-    convexity: number | null;
-    eccentricity: number | null;
-    mean_r: number | null;
-    mean_g: number | null;
-    mean_b: number | null;
-    class_id: number | null;
-    class_name: string | null;
-    annotator: string | null;
-    source: LabelSource | null;
-    labeled_at: string | null;
-  }>) {
-    yield {
-      id: r.id,
-      imageId: r.image_id,
-      imagePath: r.image_path,
-      imageName: r.image_name,
-      imageWidth: r.image_width,
-      imageHeight: r.image_height,
-      kind: r.kind,
-      origin: r.origin,
-      bbox: [r.x, r.y, r.w, r.h],
-      centroid: [r.cx, r.cy],
-      touchesBorder: r.touches_border === 1,
-      contour: r.contour ? blobF32(r.contour) : null,
-      area: r.area,
-      perimeter: r.perimeter,
-      circularity: r.circularity,
-      convexity: r.convexity,
-      eccentricity: r.eccentricity,
-      meanColor:
-        r.mean_r != null && r.mean_g != null && r.mean_b != null ? [r.mean_r, r.mean_g, r.mean_b] : null,
-      classId: r.class_id,
-      className: r.class_name,
-      annotator: r.annotator,
-      labelSource: r.source,
-      labeledAt: r.labeled_at,
-    };
+               ORDER BY c.image_id, c.id LIMIT ${EXPORT_PAGE}`;
+  const stmt = store.db.prepare(sql);
+  let lastImage = -1;
+  let lastId = -1;
+  for (;;) {
+    const page = stmt.all(...filterParams, lastImage, lastImage, lastId) as Array<{
+      id: number;
+      image_id: number;
+      image_path: string;
+      image_name: string;
+      image_width: number;
+      image_height: number;
+      kind: CellKind;
+      origin: CellOrigin;
+      x: number;
+      y: number;
+      w: number;
+      h: number;
+      cx: number;
+      cy: number;
+      touches_border: number;
+      contour: Buffer | null;
+      area: number | null;
+      perimeter: number | null;
+      circularity: number | null;
+      convexity: number | null;
+      eccentricity: number | null;
+      mean_r: number | null;
+      mean_g: number | null;
+      mean_b: number | null;
+      class_id: number | null;
+      class_name: string | null;
+      annotator: string | null;
+      source: LabelSource | null;
+      labeled_at: string | null;
+    }>;
+    for (const r of page) {
+      lastImage = r.image_id;
+      lastId = r.id;
+      yield {
+        id: r.id,
+        imageId: r.image_id,
+        imagePath: r.image_path,
+        imageName: r.image_name,
+        imageWidth: r.image_width,
+        imageHeight: r.image_height,
+        kind: r.kind,
+        origin: r.origin,
+        bbox: [r.x, r.y, r.w, r.h],
+        centroid: [r.cx, r.cy],
+        touchesBorder: r.touches_border === 1,
+        contour: r.contour ? blobF32(r.contour) : null,
+        area: r.area,
+        perimeter: r.perimeter,
+        circularity: r.circularity,
+        convexity: r.convexity,
+        eccentricity: r.eccentricity,
+        meanColor:
+          r.mean_r != null && r.mean_g != null && r.mean_b != null ? [r.mean_r, r.mean_g, r.mean_b] : null,
+        classId: r.class_id,
+        className: r.class_name,
+        annotator: r.annotator,
+        labelSource: r.source,
+        labeledAt: r.labeled_at,
+      };
+    }
+    if (page.length < EXPORT_PAGE) return;
   }
 }
 
