@@ -1,5 +1,5 @@
 import type { CellKind, CellOrigin, LabelSource } from '../../../shared/domain';
-import type { CellStore } from './store';
+import { blobF32, type CellStore } from './store';
 
 /** SQL behind exports and reports: one streaming query over cells with their image, label and its provenance. */
 
@@ -38,12 +38,6 @@ export interface ExportCellRow {
   annotator: string | null;
   labelSource: LabelSource | null;
   labeledAt: string | null;
-}
-
-function blobF32(b: Buffer): Float32Array {
-  const out = new Float32Array(b.byteLength / 4);
-  new Uint8Array(out.buffer).set(b);
-  return out;
 }
 
 function hasTable(store: CellStore, name: string): boolean {

@@ -112,7 +112,7 @@ function f32Blob(a: Float32Array | Int32Array): Buffer {
   return Buffer.from(a.buffer, a.byteOffset, a.byteLength);
 }
 
-function blobF32(b: Buffer): Float32Array {
+export function blobF32(b: Buffer): Float32Array {
   // Copy: SQLite blobs are not guaranteed to be 4-byte aligned.
   const out = new Float32Array(b.byteLength / 4);
   new Uint8Array(out.buffer).set(b);
