@@ -114,6 +114,18 @@ export interface ReviewDecisionRow {
   decidedAt: string;
 }
 
+interface DecisionSqlRow {
+  id: number;
+  cell_id: number;
+  reader: string;
+  class_id: number | null;
+  decided_at: string;
+}
+
+function toDecisionRow(r: DecisionSqlRow): ReviewDecisionRow {
+  return { id: r.id, cellId: r.cell_id, reader: r.reader, classId: r.class_id, decidedAt: r.decided_at };
+}
+
 export function insertReviewDecision(
   store: CellStore,
   d: { sessionId: number; cellId: number; reader: string; classId: number | null },
@@ -141,20 +153,8 @@ export function latestReviewDecisions(
                      WHERE x.session_id = d.session_id AND x.cell_id = d.cell_id AND x.reader = d.reader)
        ORDER BY d.id`,
     )
-    .all(...(reader !== undefined ? [sessionId, reader] : [sessionId])) as Array<{
-    id: number;
-    cell_id: number;
-    reader: string;
-    class_id: number | null;
-    decided_at: string;
-  }>;
-  return rows.map((r) => ({
-    id: r.id,
-    cellId: r.cell_id,
-    reader: r.reader,
-    classId: r.class_id,
-    decidedAt: r.decided_at,
-  }));
+    .all(...(reader !== undefined ? [sessionId, reader] : [sessionId])) as DecisionSqlRow[];
+  return rows.map(toDecisionRow);
 }
 
 /** First queue position (at or after `fromPosition`) the reader has not decided yet. */
@@ -435,18 +435,6 @@ export function latestDecisionsForCell(
                      WHERE x.session_id = d.session_id AND x.cell_id = d.cell_id AND x.reader = d.reader)
        ORDER BY d.id`,
     )
-    .all(sessionId, cellId) as Array<{
-    id: number;
-    cell_id: number;
-    reader: string;
-    class_id: number | null;
-    decided_at: string;
-  }>;
-  return rows.map((r) => ({
-    id: r.id,
-    cellId: r.cell_id,
-    reader: r.reader,
-    classId: r.class_id,
-    decidedAt: r.decided_at,
-  }));
+    .all(sessionId, cellId) as DecisionSqlRow[];
+  return rows.map(toDecisionRow);
 }
