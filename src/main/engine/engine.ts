@@ -173,12 +173,7 @@ export class Engine {
         runId: a.runId ?? null,
         modelId: a.runId ? (this.project.latestPredictionRun()?.modelId ?? null) : null,
       });
-      const changed = batchId
-        ? (this.project.db
-            .prepare(`SELECT count(*) AS n FROM annotations WHERE batch_id = ?`)
-            .pluck()
-            .get(batchId) as number)
-        : 0;
+      const changed = batchId ? this.project.batchSize(batchId) : 0;
       this.afterLabelChange(a.cellIds);
       return { batchId, changed };
     },

@@ -657,6 +657,13 @@ export class CellStore {
     });
   }
 
+  /** Cells an action labeled. */
+  batchSize(batchId: number): number {
+    return (
+      this.stmt(`SELECT count(*) AS n FROM annotations WHERE batch_id = ?`).get(batchId) as { n: number }
+    ).n;
+  }
+
   /** Reverts the newest active action by appending its inverse; returns the cells touched, or null if none. */
   undo(annotator: string): { batchId: number; cellIds: number[] } | null {
     return this.transaction(() => {
