@@ -54,3 +54,11 @@ export function selectMany(sel: Selection, cellIds: Iterable<number>, extend: bo
 export function selectedList(sel: Selection): number[] {
   return [...sel.ids];
 }
+
+/** A copy of `set` with `id` added, or removed if it was there (show/hide of classes). */
+export function toggled<T>(set: ReadonlySet<T>, id: T): Set<T> {
+  const s = new Set(set);
+  if (s.has(id)) s.delete(id);
+  else s.add(id);
+  return s;
+}

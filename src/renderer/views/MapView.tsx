@@ -14,6 +14,7 @@ import { formatCount } from '../state/format';
 import { ClassBar } from '../components/ClassBar';
 import { JobProgressLine } from '../components/JobProgressLine';
 import type { CellSource } from '../state/pager';
+import { toggled } from '../state/selection';
 
 type Tool = 'pan' | 'lasso' | 'box';
 const VIEW = new OrthographicView({ id: 'map', flipY: true });
@@ -396,14 +397,7 @@ export function MapView({
         onLabel={(c) => void label(c)}
         disabled={selected.length === 0}
         hidden={hidden}
-        onToggleHidden={(id) =>
-          setHidden((h) => {
-            const s = new Set(h);
-            if (s.has(id)) s.delete(id);
-            else s.add(id);
-            return s;
-          })
-        }
+        onToggleHidden={(id) => setHidden((h) => toggled(h, id))}
       />
     </main>
   );

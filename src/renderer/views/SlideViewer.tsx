@@ -10,6 +10,7 @@ import { hexToRgba, NONE_RGBA, type Rgba } from '../state/colors';
 import { classForKey, isTypingTarget } from '../state/keys';
 import { ClassBar } from '../components/ClassBar';
 import { CellDetailPanel } from '../components/CellDetailPanel';
+import { toggled } from '../state/selection';
 
 const VIEW = new OrthographicView({ id: 'slide', flipY: true });
 
@@ -229,14 +230,7 @@ export function SlideViewer({ slide }: { slide: Slide }) {
         onLabel={(c) => void label(c)}
         disabled={selectedId == null}
         hidden={hidden}
-        onToggleHidden={(id) =>
-          setHidden((h) => {
-            const s = new Set(h);
-            if (s.has(id)) s.delete(id);
-            else s.add(id);
-            return s;
-          })
-        }
+        onToggleHidden={(id) => setHidden((h) => toggled(h, id))}
       />
     </section>
   );
