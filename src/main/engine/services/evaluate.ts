@@ -2,6 +2,7 @@ import type { Engine } from '../engine';
 import { evaluate, groupSplit, takeLabels, takeRows } from '../learn/evaluate';
 import { applyStandardizer, fitStandardizer } from '../embed/morphology';
 import { ApiError } from '../../../shared/api';
+import { activeModelOf } from './vectors';
 
 export interface ProjectEvaluation {
   model: string;
@@ -34,13 +35,9 @@ export async function evaluateProject(
   },
 ): Promise<ProjectEvaluation> {
   const store = engine.project;
-  const models = store.listModels();
-  const model =
-    opts.modelId != null
-      ? models.find((m) => m.id === opts.modelId)
-      : (models.find((m) => m.kind === 'vit-onnx' && m.embeddedCells > 0) ??
-        models.find((m) => m.embeddedCells > 0));
-  if (!model)
+  // The same model as predictions, suggestions and the map (the active one unless one is requested).
+  const model = activeModelOf(store, opts.modelId);
+  if (model.embeddedCells === 0)
     throw new ApiError('no-embeddings', 'No embedded cells to evaluate. Import and embed cells first.');
   const all = store.getEmbeddings(model.id);
   const labels = store.labelsFor(all.cellIds);

@@ -19,6 +19,30 @@ interface Cached {
  */
 const ANN_MIN_CELLS = 200_000;
 
+/**
+ * The model whose embeddings predictions, suggestions, maps and evaluation use: the requested one, else the
+ * `activeModel` setting, else the first ViT model with embedded cells, else the first model with any.
+ */
+export function activeModelOf(store: CellStore, requested?: number): ModelRecord {
+  const models = store.listModels();
+  if (requested != null) {
+    const m = models.find((x) => x.id === requested);
+    if (!m)
+      throw new ApiError('not-found', `No model with id ${requested}. Run "reddino model list" to see them.`);
+    return m;
+  }
+  const setting = store.getSetting('activeModel');
+  const chosen = setting ? models.find((m) => String(m.id) === setting) : undefined;
+  const usable = models.filter((m) => m.embeddedCells > 0);
+  const m = chosen ?? usable.find((x) => x.kind === 'vit-onnx') ?? usable[0] ?? models[0];
+  if (!m)
+    throw new ApiError(
+      'no-embeddings',
+      'No cells are embedded yet. Import images first (ingest embeds them with the morphology model).',
+    );
+  return m;
+}
+
 export class VectorCache {
   private cache: Cached | null = null;
   private annBuilding = new Set<VectorIndex>();
@@ -26,27 +50,7 @@ export class VectorCache {
   constructor(private readonly store: () => CellStore) {}
 
   activeModel(requested?: number): ModelRecord {
-    const store = this.store();
-    const models = store.listModels();
-    if (requested != null) {
-      const m = models.find((x) => x.id === requested);
-      if (!m)
-        throw new ApiError(
-          'not-found',
-          `No model with id ${requested}. Run "reddino model list" to see them.`,
-        );
-      return m;
-    }
-    const setting = store.getSetting('activeModel');
-    const chosen = setting ? models.find((m) => String(m.id) === setting) : undefined;
-    const usable = models.filter((m) => m.embeddedCells > 0);
-    const m = chosen ?? usable.find((x) => x.kind === 'vit-onnx') ?? usable[0] ?? models[0];
-    if (!m)
-      throw new ApiError(
-        'no-embeddings',
-        'No cells are embedded yet. Import images first (ingest embeds them with the morphology model).',
-      );
-    return m;
+    return activeModelOf(this.store(), requested);
   }
 
   async index(modelId: number): Promise<{ index: VectorIndex; standardizer: Standardizer | null }> {
