@@ -172,6 +172,8 @@ describe('VectorIndex', () => {
       expect(result.predicted[i]).toBe(best);
       expect(result.probability[i]).toBeCloseTo(probs[best], 4);
       expect(result.margin[i]).toBeCloseTo(probs[best] - second, 4);
+      const entropy = -probs.reduce((h, p) => h + (p > 0 ? p * Math.log(p) : 0), 0);
+      expect(result.entropy[i]).toBeCloseTo(entropy, 4);
     }
   });
 });

@@ -101,15 +101,16 @@ function linear(t) {
     k.dot_f32(t.rowsPtr + r * rowBytes, t.weightsPtr, C, t.stride, t.scratchPtr);
     let best = 0, second = -1, max = -Infinity;
     for (let c = 0; c < C; c++) { const v = logits[c] + bias[c]; logits[c] = v; if (v > max) { max = v; best = c; } }
-    let sum = 0, secondValue = -Infinity;
+    // Entropy without a log per class: H = log S - sum_c e_c (l_c - max) / S, with e_c = exp(l_c - max).
+    let sum = 0, secondValue = -Infinity, weighted = 0;
     for (let c = 0; c < C; c++) {
       if (c !== best && logits[c] > secondValue) { secondValue = logits[c]; second = c; }
-      const e = Math.exp(logits[c] - max); sum += e; logits[c] = e;
+      const d = logits[c] - max;
+      const e = Math.exp(d); sum += e; weighted += e * d; logits[c] = e;
     }
     const p1 = 1 / sum;
     const p2 = second < 0 ? 0 : logits[second] / sum;
-    let h = 0;
-    for (let c = 0; c < C; c++) { const p = logits[c] / sum; if (p > 0) h -= p * Math.log(p); }
+    const h = Math.max(0, Math.log(sum) - weighted / sum);
     predicted[r] = best; probability[r] = p1; margin[r] = p1 - p2; runnerUp[r] = second; entropy[r] = h;
   }
   return {};
