@@ -3,7 +3,8 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { exportProject } from '../../src/main/engine/export/project';
 import { buildReportData, type ReportData } from '../../src/main/engine/report/report';
-import { PdfDocument, textWidth, toWinAnsi } from '../../src/main/engine/report/pdf';
+import { PdfDocument, toWinAnsi } from '../../src/main/engine/report/pdf';
+import { extractPdfText } from './report-pdf-text';
 import { wilsonInterval } from '../../src/main/engine/report/stats';
 import { tempDir } from '../helpers/data';
 import { buildFixtureProject, NON_ASCII_CLASSES, type FixtureProject } from './export-fixture';
@@ -150,9 +151,14 @@ describe('report files', () => {
     const pdf = fs.readFileSync(path.join(out, 'report.pdf'));
     const { pages } = checkXref(pdf);
     expect(pages).toBeGreaterThanOrEqual(1);
-    const text = pdf.toString('latin1');
-    expect(text).toContain('(Smear QC \\374)');
-    expect(text).toContain('Parasit');
+    const shown = extractPdfText(pdf).pages.flat();
+    expect(shown).toContain('Smear QC ü');
+    expect(shown.some((s) => s.startsWith('Parasit'))).toBe(true);
+    expect(shown).toContain(NON_ASCII_CLASSES[0]);
+    // DejaVu Sans has no CJK glyphs: those print as '?' and the PDF says where to read them.
+    expect(shown).toContain('????');
+    expect(shown.some((s) => s.includes('Ausstrich ü ?? 101'))).toBe(true);
+    expect(shown.join(' ')).toMatch(/print as \? in this PDF/);
     const json = JSON.parse(fs.readFileSync(path.join(out, 'report.json'), 'utf8')) as ReportData;
     expect(json.slides).toHaveLength(2);
   });
@@ -172,8 +178,8 @@ describe('report files', () => {
 });
 
 describe('PDF writer', () => {
-  it('paginates, escapes PDF string syntax and maps text to WinAnsi', () => {
-    const doc = new PdfDocument('t');
+  it('paginates, escapes PDF string syntax and maps text to WinAnsi (the fallback without the font)', () => {
+    const doc = new PdfDocument('t', { font: null });
     doc.text(10, 10, 'a (b) \\ c');
     doc.addPage();
     doc.rect(10, 10, 100, 20, { fill: [255, 0, 0], stroke: [0, 0, 0] });
@@ -182,7 +188,12 @@ describe('PDF writer', () => {
     expect(checkXref(buf).pages).toBe(2);
     expect(buf.toString('latin1')).toContain('(a \\(b\\) \\\\ c) Tj');
     expect(toWinAnsi('ü€標')).toEqual([0xfc, 0x80, 0x3f]);
-    expect(textWidth('MMMM', 10)).toBeCloseTo(33.32, 2);
-    expect(textWidth('iiii', 10)).toBeLessThan(textWidth('MMMM', 10));
+    expect(doc.textWidth('MMMM', 10)).toBeCloseTo(33.32, 2);
+    expect(doc.textWidth('iiii', 10)).toBeLessThan(doc.textWidth('MMMM', 10));
+    // With the embedded font widths come from its hmtx: DejaVu Sans 'M' advances 1767/2048 em.
+    expect(new PdfDocument('t').textWidth('MMMM', 10)).toBeCloseTo(
+      (4 * 10 * Math.round((1767 * 1000) / 2048)) / 1000,
+      2,
+    );
   });
 });

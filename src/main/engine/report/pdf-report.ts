@@ -1,5 +1,5 @@
 import { parasitemiaText, pct } from './format';
-import { PdfDocument, textWidth, toWinAnsi, type Rgb } from './pdf';
+import { PdfDocument, type Rgb } from './pdf';
 import type { CountSummary, ReportData } from './report';
 import { hexToRgb } from '../formats/geojson';
 
@@ -8,6 +8,7 @@ const MARGIN = 48;
 /** Lays the report out on A4 pages: header, warnings, project summary, confusion matrix, one block per slide. */
 export function renderReportPdf(d: ReportData): Buffer {
   const pdf = new PdfDocument(d.title);
+  const textWidth = (s: string, size: number, bold = false) => pdf.textWidth(s, size, bold);
   let y = MARGIN;
   const bottom = pdf.height - MARGIN;
   const newPage = () => {
@@ -96,9 +97,11 @@ export function renderReportPdf(d: ReportData): Buffer {
     for (const w of d.warnings) para(`- ${w}`, 8.5, [170, 68, 0]);
   }
   const names = [d.title, ...d.slides.map((s) => s.name), ...d.totals.classes.map((c) => c.name)];
-  if (names.some((n) => toWinAnsi(n).includes(0x3f) && !n.includes('?'))) {
+  if (names.some((n) => !pdf.canShow(n))) {
     para(
-      'Names outside the Latin-1 alphabet print as ? in this PDF; report.html shows them in full.',
+      pdf.unicode
+        ? 'Characters the embedded font lacks print as ? in this PDF; report.html shows them in full.'
+        : 'Names outside the Latin-1 alphabet print as ? in this PDF; report.html shows them in full.',
       8,
       [90, 90, 90],
     );
