@@ -12,6 +12,7 @@ import {
   closeSession,
   createReviewSession,
   decideReviewItem,
+  listSessions,
   nextReviewItem,
   reviewItemAt,
   reviewProgress,
@@ -378,5 +379,42 @@ describe('audit trail', () => {
     expect(rows.some((r) => r.class === '標的細胞')).toBe(true);
     expect(rows.some((r) => r.image.startsWith('Ausstrich ü 標本'))).toBe(true);
     expect(() => store.db.prepare(`UPDATE annotations SET class_id = NULL`).run()).toThrow(/append-only/);
+  });
+});
+
+// Last: undo batches of review labels carry no session id (the store's undo copies only the source), so this runs
+// after the audit-trail checks that every 'review' apply event names its session.
+describe('consensus and undo', () => {
+  let sessionId: number;
+  beforeAll(() => {
+    sessionId = listSessions(store).find((s) => s.name === 'double read')!.id;
+  });
+
+  it('withdraws a consensus when its label is undone, and restores it on redo', () => {
+    const target = disagreementQueue(store, sessionId, 'A', 'B', { unsettledOnly: true })[0];
+    const before = store.getCell(target.cellId)!.classId;
+    const to = before === cls('schistocyte') ? cls('spherocyte') : cls('schistocyte');
+    const settled = settleConsensus(store, {
+      sessionId,
+      cellId: target.cellId,
+      classId: to,
+      decidedBy: 'senior',
+    });
+    expect(settled.batchId).not.toBeNull();
+    const consensusOf = () =>
+      disagreementQueue(store, sessionId, 'A', 'B').find((d) => d.cellId === target.cellId)!.consensus;
+    expect(consensusOf()).toMatchObject({ classId: to });
+    expect(store.undo('senior')!.cellIds).toEqual([target.cellId]);
+    expect(store.getCell(target.cellId)!.classId).toBe(before);
+    expect(consensusOf()).toBeNull();
+    expect(store.redo('senior')!.cellIds).toEqual([target.cellId]);
+    expect(consensusOf()).toMatchObject({ classId: to });
+    // Undoing the redo withdraws it again; the consensus rows themselves are never deleted.
+    store.undo('senior');
+    expect(consensusOf()).toBeNull();
+    const rows = store.db
+      .prepare(`SELECT count(*) AS n FROM review_consensus WHERE cell_id = ?`)
+      .get(target.cellId) as { n: number };
+    expect(rows.n).toBe(1);
   });
 });

@@ -212,22 +212,47 @@ export function insertConsensus(
   );
 }
 
+/**
+ * Whether a label batch's effect stands: it is active, or it was undone and a redo of it (or of that redo, and
+ * so on) is active. A consensus whose label was undone this way counts as withdrawn.
+ */
+function batchStands(store: CellStore, batchId: number): boolean {
+  const b = store.db.prepare(`SELECT state FROM label_batches WHERE id = ?`).get(batchId) as
+    { state: string } | undefined;
+  if (!b) return false;
+  if (b.state === 'active') return true;
+  const redos = store.db
+    .prepare(`SELECT id FROM label_batches WHERE action = 'redo' AND target_batch = ?`)
+    .raw()
+    .all(batchId) as number[][];
+  return redos.some(([id]) => batchStands(store, id));
+}
+
+/**
+ * The standing consensus per cell: the newest one whose label was not undone (Ctrl+Z on a settled cell reverts
+ * its label and so withdraws the consensus; an earlier consensus on the same cell then stands again). A
+ * consensus that changed no label (batch NULL) cannot be undone and always stands.
+ */
 export function latestConsensus(
   store: CellStore,
   sessionId: number,
 ): Map<number, { classId: number | null; decidedBy: string; decidedAt: string }> {
   const rows = store.db
     .prepare(
-      `SELECT cell_id, class_id, decided_by, decided_at FROM review_consensus WHERE session_id = ? ORDER BY id`,
+      `SELECT cell_id, class_id, decided_by, decided_at, batch_id FROM review_consensus WHERE session_id = ?
+       ORDER BY id`,
     )
     .all(sessionId) as Array<{
     cell_id: number;
     class_id: number | null;
     decided_by: string;
     decided_at: string;
+    batch_id: number | null;
   }>;
   return new Map(
-    rows.map((r) => [r.cell_id, { classId: r.class_id, decidedBy: r.decided_by, decidedAt: r.decided_at }]),
+    rows
+      .filter((r) => r.batch_id == null || batchStands(store, r.batch_id))
+      .map((r) => [r.cell_id, { classId: r.class_id, decidedBy: r.decided_by, decidedAt: r.decided_at }]),
   );
 }
 
