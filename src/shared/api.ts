@@ -90,7 +90,7 @@ export const api = {
     provider: z.enum(['auto', 'cpu', 'cuda', 'dml', 'coreml']).optional(),
     theme: z.enum(['light', 'dark']).optional(),
   }),
-  'classes.list': z.object({}),
+  'classes.list': z.object({ includeHidden: z.boolean().optional() }),
   'classes.add': z.object({
     name: z.string().min(1).max(80),
     color: z
@@ -107,8 +107,11 @@ export const api = {
       .regex(/^#[0-9a-fA-F]{6}$/)
       .optional(),
     hotkey: z.string().length(1).nullable().optional(),
+    hidden: z.boolean().optional(),
   }),
   'classes.merge': z.object({ fromId: id, intoId: id }),
+  /** Deletes a class nothing ever used; hides one the label history still names; refused while cells carry it. */
+  'classes.remove': z.object({ id }),
   'slides.list': z.object({}),
   'cells.query': z.object({
     imageIds: ids.optional(),
@@ -243,7 +246,8 @@ export interface ApiResults {
   'classes.list': ClassDef[];
   'classes.add': { cls: ClassDef; created: boolean };
   'classes.update': ClassDef;
-  'classes.merge': { batchId: number };
+  'classes.merge': { batchId: number; relabeled: number };
+  'classes.remove': { removed: 'deleted' | 'hidden' };
   'slides.list': Slide[];
   'cells.query': CellSummary[];
   'cells.count': number;

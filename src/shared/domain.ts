@@ -22,6 +22,8 @@ export interface ClassDef {
   isRbc: boolean;
   isInfected: boolean;
   needsReview: boolean;
+  /** Kept for the label history but out of the class bar (only listed with `includeHidden`). */
+  hidden?: boolean;
 }
 
 export interface ModelInfo {

@@ -139,21 +139,25 @@ export class Engine {
       const s = this.settings.update(a);
       return { annotator: s.annotator, provider: s.provider, theme: s.theme };
     },
-    'classes.list': () => this.project.listClasses(),
+    'classes.list': (a) => this.project.listClasses(a),
     'classes.add': (a) => this.project.addClass(a),
     'classes.update': (a) => {
       this.project.updateClass(a.id, {
         name: a.name,
         color: a.color,
         hotkey: a.hotkey?.toUpperCase() ?? a.hotkey,
+        hidden: a.hidden,
       });
       return this.project.findClass(a.id)!;
     },
     'classes.merge': (a) => {
       const batchId = this.project.mergeClass(a.fromId, a.intoId, this.annotator);
+      // An empty cell list tells the renderer the class list changed too.
       this.emit({ type: 'labels', cellIds: [] });
-      return { batchId };
+      if (batchId) this.svc.learn.scheduleRefresh();
+      return { batchId, relabeled: batchId ? this.project.batchSize(batchId) : 0 };
     },
+    'classes.remove': (a) => ({ removed: this.project.removeClass(a.id) }),
     'slides.list': () => this.project.listSlides(),
     'cells.query': (a) => this.project.queryCells(a, this.svc.learn.latestRun()),
     'cells.count': (a) => this.project.countCells(a),
@@ -180,12 +184,14 @@ export class Engine {
     'labels.undo': () => {
       const r = this.project.undo(this.annotator);
       if (r) this.afterLabelChange(r.cellIds);
-      return r;
+      if (r?.classesChanged) this.emit({ type: 'labels', cellIds: [] });
+      return r && { batchId: r.batchId, cellIds: r.cellIds };
     },
     'labels.redo': () => {
       const r = this.project.redo(this.annotator);
       if (r) this.afterLabelChange(r.cellIds);
-      return r;
+      if (r?.classesChanged) this.emit({ type: 'labels', cellIds: [] });
+      return r && { batchId: r.batchId, cellIds: r.cellIds };
     },
     'jobs.list': () => this.project.listJobs().map(({ params: _p, ...j }) => j),
     'jobs.cancel': (a) => ({ cancelled: this.jobs.cancel(a.jobId) }),

@@ -119,6 +119,17 @@ export function blobF32(b: Buffer): Float32Array {
   return out;
 }
 
+function mergeNote(fromId: number, intoId: number, hotkey: string | null): string {
+  return `merge ${fromId} into ${intoId}${hotkey ? ` key ${hotkey}` : ''}`;
+}
+
+function parseMergeNote(
+  note: string | null,
+): { fromId: number; intoId: number; hotkey: string | null } | null {
+  const m = note ? /^merge (\d+) into (\d+)(?: key (.))?$/.exec(note) : null;
+  return m ? { fromId: Number(m[1]), intoId: Number(m[2]), hotkey: m[3] ?? null } : null;
+}
+
 function blobI32(b: Buffer): Int32Array {
   const out = new Int32Array(b.byteLength / 4);
   new Uint8Array(out.buffer).set(b);
@@ -134,6 +145,7 @@ interface ClassRow {
   is_rbc: number;
   is_infected: number;
   needs_review: number;
+  hidden: number;
 }
 
 interface CellRow {
@@ -492,11 +504,12 @@ export class CellStore {
 
   // ---- classes --------------------------------------------------------------------------------------------
 
-  listClasses(): ClassDef[] {
+  /** The classes in use (not merged away); hidden ones only with `includeHidden`, marked `hidden: true`. */
+  listClasses(opts: { includeHidden?: boolean } = {}): ClassDef[] {
     const rows = this.stmt(
-      `SELECT id, name, color, hotkey, description, is_rbc, is_infected, needs_review FROM classes
-       WHERE merged_into IS NULL ORDER BY sort_order, id`,
-    ).all() as ClassRow[];
+      `SELECT id, name, color, hotkey, description, is_rbc, is_infected, needs_review, hidden FROM classes
+       WHERE merged_into IS NULL AND (hidden = 0 OR ?) ORDER BY sort_order, id`,
+    ).all(opts.includeHidden ? 1 : 0) as ClassRow[];
     return rows.map((r) => ({
       id: r.id,
       name: r.name,
@@ -506,11 +519,38 @@ export class CellStore {
       isRbc: r.is_rbc === 1,
       isInfected: r.is_infected === 1,
       needsReview: r.needs_review === 1,
+      ...(r.hidden === 1 ? { hidden: true } : {}),
     }));
   }
 
+  /** Throws unless `hotkey` (upper case) is free for class `forId` (a new class when undefined). */
+  private checkHotkey(hotkey: string, forId?: number): void {
+    if (hotkey.length !== 1) throw new StoreError('invalid', `Hotkey "${hotkey}" must be a single key.`);
+    if (RESERVED_KEYS.includes(hotkey)) {
+      throw new StoreError('invalid', `Key "${hotkey}" is reserved for accept/reject/undo; choose another.`);
+    }
+    const taken = this.listClasses().find((c) => c.hotkey === hotkey && c.id !== forId);
+    if (taken)
+      throw new StoreError('invalid', `Key "${hotkey}" already labels "${taken.name}"; choose another.`);
+  }
+
+  /** Names stay unique over merged classes too (the table's constraint); say so instead of a raw SQL error. */
+  private checkNameFree(name: string, forId?: number): void {
+    const merged = this.stmt(
+      `SELECT c.name, i.name AS into_name FROM classes c JOIN classes i ON i.id = c.merged_into
+       WHERE c.name = ? COLLATE NOCASE AND c.id IS NOT ?`,
+    ).get(name, forId ?? null) as { name: string; into_name: string } | undefined;
+    if (merged) {
+      throw new StoreError(
+        'invalid',
+        `"${merged.name}" was merged into "${merged.into_name}" and its history keeps the name; choose another.`,
+      );
+    }
+  }
+
+  /** Hidden classes are found too (a name stays taken while the label log still uses it). */
   findClass(nameOrId: string | number): ClassDef | null {
-    const all = this.listClasses();
+    const all = this.listClasses({ includeHidden: true });
     if (typeof nameOrId === 'number') return all.find((c) => c.id === nameOrId) ?? null;
     const n = nameOrId.trim().toLowerCase();
     return all.find((c) => c.name.toLowerCase() === n) ?? null;
@@ -530,21 +570,15 @@ export class CellStore {
     const name = input.name.trim();
     if (!name) throw new StoreError('invalid', 'A class needs a non-empty name.');
     const existing = this.findClass(name);
-    if (existing) return { cls: existing, created: false };
-    const hotkey = input.hotkey ? input.hotkey.toUpperCase() : null;
-    if (hotkey) {
-      if (hotkey.length !== 1)
-        throw new StoreError('invalid', `Hotkey "${input.hotkey}" must be a single key.`);
-      if (RESERVED_KEYS.includes(hotkey)) {
-        throw new StoreError(
-          'invalid',
-          `Key "${hotkey}" is reserved for accept/reject/undo; choose another.`,
-        );
-      }
-      const taken = this.listClasses().find((c) => c.hotkey === hotkey);
-      if (taken)
-        throw new StoreError('invalid', `Key "${hotkey}" already labels "${taken.name}"; choose another.`);
+    if (existing?.hidden) {
+      // Adding a hidden class's name again brings that class back (its history stays attached).
+      this.updateClass(existing.id, { hidden: false, color: input.color, hotkey: input.hotkey ?? undefined });
+      return { cls: this.findClass(existing.id)!, created: false };
     }
+    if (existing) return { cls: existing, created: false };
+    this.checkNameFree(name);
+    const hotkey = input.hotkey ? input.hotkey.toUpperCase() : null;
+    if (hotkey) this.checkHotkey(hotkey);
     if (input.color && !/^#[0-9a-fA-F]{6}$/.test(input.color)) {
       throw new StoreError('invalid', `Colour "${input.color}" must look like #RRGGBB.`);
     }
@@ -558,29 +592,108 @@ export class CellStore {
     return { cls: this.findClass(Number(r.lastInsertRowid))!, created: true };
   }
 
+  /**
+   * Renames, recolours, re-keys, flags or hides/shows a class. Hiding is refused while cells carry the class
+   * (merge it instead) and frees its hotkey.
+   */
   updateClass(
     id: number,
-    patch: { name?: string; color?: string; hotkey?: string | null; needsReview?: boolean },
+    patch: { name?: string; color?: string; hotkey?: string | null; needsReview?: boolean; hidden?: boolean },
   ): void {
     const c = this.findClass(id);
     if (!c) throw new StoreError('not-found', `No class with id ${id}.`);
-    if (patch.name !== undefined) {
-      const other = this.findClass(patch.name);
-      if (other && other.id !== id)
-        throw new StoreError('invalid', `A class named "${patch.name}" already exists.`);
-      this.stmt(`UPDATE classes SET name = ? WHERE id = ?`).run(patch.name.trim(), id);
+    const hotkey = patch.hotkey ? patch.hotkey.toUpperCase() : patch.hotkey;
+    if (hotkey) {
+      if (patch.hidden ?? c.hidden)
+        throw new StoreError('invalid', `A hidden class has no hotkey; show it first.`);
+      this.checkHotkey(hotkey, id);
     }
-    if (patch.color !== undefined)
-      this.stmt(`UPDATE classes SET color = ? WHERE id = ?`).run(patch.color, id);
-    if (patch.hotkey !== undefined)
-      this.stmt(`UPDATE classes SET hotkey = ? WHERE id = ?`).run(patch.hotkey, id);
-    if (patch.needsReview !== undefined) {
-      this.stmt(`UPDATE classes SET needs_review = ? WHERE id = ?`).run(patch.needsReview ? 1 : 0, id);
+    if (patch.color !== undefined && !/^#[0-9a-fA-F]{6}$/.test(patch.color)) {
+      throw new StoreError('invalid', `Colour "${patch.color}" must look like #RRGGBB.`);
     }
+    if (patch.hidden && !c.hidden) {
+      const n = this.classCellCount(id);
+      if (n > 0) {
+        throw new StoreError(
+          'invalid',
+          `"${c.name}" still labels ${n} cell${n === 1 ? '' : 's'}: merge it into another class instead.`,
+        );
+      }
+    }
+    this.transaction(() => {
+      if (patch.name !== undefined) {
+        const name = patch.name.trim();
+        if (!name) throw new StoreError('invalid', 'A class needs a non-empty name.');
+        const other = this.findClass(name);
+        if (other && other.id !== id)
+          throw new StoreError('invalid', `A class named "${name}" already exists.`);
+        this.checkNameFree(name, id);
+        this.stmt(`UPDATE classes SET name = ? WHERE id = ?`).run(name, id);
+      }
+      if (patch.color !== undefined)
+        this.stmt(`UPDATE classes SET color = ? WHERE id = ?`).run(patch.color, id);
+      if (hotkey !== undefined) this.stmt(`UPDATE classes SET hotkey = ? WHERE id = ?`).run(hotkey, id);
+      if (patch.needsReview !== undefined) {
+        this.stmt(`UPDATE classes SET needs_review = ? WHERE id = ?`).run(patch.needsReview ? 1 : 0, id);
+      }
+      if (patch.hidden !== undefined) {
+        this.stmt(
+          `UPDATE classes SET hidden = ?, hotkey = CASE WHEN ? THEN NULL ELSE hotkey END WHERE id = ?`,
+        ).run(patch.hidden ? 1 : 0, patch.hidden ? 1 : 0, id);
+      }
+    });
   }
 
-  /** Merges `fromId` into `intoId`: its cells are relabeled through the annotation log (one undoable step). */
+  /** Cells whose current label is the class. */
+  classCellCount(id: number): number {
+    return (this.stmt(`SELECT count(*) AS n FROM cell_labels WHERE class_id = ?`).get(id) as { n: number }).n;
+  }
+
+  /**
+   * Removes a class no cell carries. One that nothing ever referenced (label log, review decisions, merges,
+   * prediction runs, signatures) is deleted; one the history still names is hidden instead, so the audit trail
+   * keeps its name.
+   */
+  removeClass(id: number): 'deleted' | 'hidden' {
+    const c = this.findClass(id);
+    if (!c) throw new StoreError('not-found', `No class with id ${id}.`);
+    const n = this.classCellCount(id);
+    if (n > 0) {
+      throw new StoreError(
+        'invalid',
+        `"${c.name}" still labels ${n} cell${n === 1 ? '' : 's'}: merge it into another class instead.`,
+      );
+    }
+    const referenced = this.stmt(
+      `SELECT EXISTS (SELECT 1 FROM annotations WHERE class_id = @id OR prev_class_id = @id)
+           OR EXISTS (SELECT 1 FROM review_decisions WHERE class_id = @id)
+           OR EXISTS (SELECT 1 FROM review_consensus WHERE class_id = @id)
+           OR EXISTS (SELECT 1 FROM classes WHERE merged_into = @id)
+           OR EXISTS (SELECT 1 FROM prediction_runs, json_each(prediction_runs.class_ids) j WHERE j.value = @id)
+           OR EXISTS (SELECT 1 FROM slide_signatures, json_each(slide_signatures.flagged_class_ids) j
+                      WHERE j.value = @id) AS used`,
+    ).get({ id }) as { used: number };
+    if (referenced.used) {
+      this.updateClass(id, { hidden: true });
+      return 'hidden';
+    }
+    this.stmt(`DELETE FROM classes WHERE id = ?`).run(id);
+    return 'deleted';
+  }
+
+  /**
+   * Merges `fromId` into `intoId`: its cells are relabeled through the annotation log as one undoable step (the
+   * batch note records the merge, so undo brings the class back and redo merges it again), and the class leaves
+   * the list. Returns the batch id, 0 when no cell carried the class (then there is nothing to undo).
+   */
   mergeClass(fromId: number, intoId: number, annotator: string): number {
+    const from = this.findClass(fromId);
+    const into = this.findClass(intoId);
+    if (!from) throw new StoreError('not-found', `No class with id ${fromId}.`);
+    if (!into) throw new StoreError('not-found', `No class with id ${intoId}.`);
+    if (fromId === intoId) throw new StoreError('invalid', 'A class cannot be merged into itself.');
+    if (into.hidden)
+      throw new StoreError('invalid', `"${into.name}" is hidden; show it before merging into it.`);
     return this.transaction(() => {
       const cells = (
         this.stmt(`SELECT cell_id FROM cell_labels WHERE class_id = ?`).raw().all(fromId) as number[][]
@@ -591,12 +704,29 @@ export class CellStore {
             classId: intoId,
             source: 'bulk',
             annotator,
-            note: `merge ${fromId}`,
+            note: mergeNote(fromId, intoId, from.hotkey),
           })
         : 0;
       this.stmt(`UPDATE classes SET merged_into = ?, hotkey = NULL WHERE id = ?`).run(intoId, fromId);
       return batch;
     });
+  }
+
+  /** Undo/redo of a merge batch also un-merges/re-merges its class, so undone cells never carry a vanished class. */
+  private replayMerge(batchId: number, direction: 'undo' | 'redo'): boolean {
+    const row = this.stmt(`SELECT note FROM label_batches WHERE id = ?`).get(batchId) as
+      { note: string | null } | undefined;
+    const m = parseMergeNote(row?.note ?? null);
+    if (!m) return false;
+    if (direction === 'redo') {
+      this.stmt(`UPDATE classes SET merged_into = ?, hotkey = NULL WHERE id = ?`).run(m.intoId, m.fromId);
+      return true;
+    }
+    this.stmt(`UPDATE classes SET merged_into = NULL, hidden = 0 WHERE id = ?`).run(m.fromId);
+    // Its old key comes back only if no other class took it meanwhile.
+    if (m.hotkey && !this.listClasses().some((c) => c.hotkey === m.hotkey))
+      this.stmt(`UPDATE classes SET hotkey = ? WHERE id = ?`).run(m.hotkey, m.fromId);
+    return true;
   }
 
   // ---- labels: append-only log ----------------------------------------------------------------------------
@@ -623,8 +753,15 @@ export class CellStore {
 
   /** Labels cells as one undoable action; returns the batch id (0 when nothing changed). */
   applyLabels(req: LabelRequest): number {
-    if (req.classId != null && !this.findClass(req.classId)) {
+    const target = req.classId != null ? this.findClass(req.classId) : null;
+    if (req.classId != null && !target) {
       throw new StoreError('not-found', `No class with id ${req.classId}.`);
+    }
+    if (target?.hidden) {
+      throw new StoreError(
+        'invalid',
+        `"${target.name}" is hidden; show it again in Classes before labeling with it.`,
+      );
     }
     const unique = [...new Set(req.cellIds)];
     return this.transaction(() => {
@@ -665,7 +802,7 @@ export class CellStore {
   }
 
   /** Reverts the newest active action by appending its inverse; returns the cells touched, or null if none. */
-  undo(annotator: string): { batchId: number; cellIds: number[] } | null {
+  undo(annotator: string): { batchId: number; cellIds: number[]; classesChanged: boolean } | null {
     return this.transaction(() => {
       const target = this.stmt(
         `SELECT id, source FROM label_batches WHERE action IN ('apply', 'redo') AND state = 'active'
@@ -681,17 +818,18 @@ export class CellStore {
           `INSERT INTO label_batches (action, target_batch, source, annotator, created_at) VALUES ('undo', ?, ?, ?, ?)`,
         ).run(target.id, target.source, annotator, ts).lastInsertRowid,
       );
+      const classesChanged = this.replayMerge(target.id, 'undo');
       for (const r of rows) this.appendAnnotation(batch, r.cell_id, r.prev_class_id, ts);
       this.stmt(`UPDATE label_batches SET state = 'undone', undone_by = ? WHERE id = ?`).run(
         batch,
         target.id,
       );
-      return { batchId: batch, cellIds: rows.map((r) => r.cell_id) };
+      return { batchId: batch, cellIds: rows.map((r) => r.cell_id), classesChanged };
     });
   }
 
   /** Re-applies the most recently undone action, unless a new action was taken since. */
-  redo(annotator: string): { batchId: number; cellIds: number[] } | null {
+  redo(annotator: string): { batchId: number; cellIds: number[]; classesChanged: boolean } | null {
     return this.transaction(() => {
       const target = this.stmt(
         `SELECT id, source, undone_by FROM label_batches WHERE state = 'undone' AND undone_by IS NOT NULL
@@ -712,10 +850,11 @@ export class CellStore {
         ).run(target.id, target.source, annotator, ts).lastInsertRowid,
       );
       for (const r of rows) this.appendAnnotation(batch, r.cell_id, r.class_id, ts);
+      const classesChanged = this.replayMerge(target.id, 'redo');
       // The redo batch becomes the active one a later undo reverts; the original stays 'undone' for the history
       // but leaves the redo stack (undone_by cleared).
       this.stmt(`UPDATE label_batches SET undone_by = NULL WHERE id = ?`).run(target.id);
-      return { batchId: batch, cellIds: rows.map((r) => r.cell_id) };
+      return { batchId: batch, cellIds: rows.map((r) => r.cell_id), classesChanged };
     });
   }
 

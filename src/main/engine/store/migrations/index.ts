@@ -1,6 +1,7 @@
 import type { Database } from 'better-sqlite3';
 import { m001Initial } from './001-initial';
 import { m002Review } from './002-review';
+import { m003ClassHidden } from './003-class-hidden';
 
 export interface Migration {
   version: number;
@@ -12,7 +13,7 @@ export interface Migration {
  * Shipped migrations are never edited: a released database has already run them. Add a new numbered file instead.
  * Versions must rise by exactly one so a gap (a lost file in a merge) fails loudly at start-up.
  */
-export const MIGRATIONS: readonly Migration[] = [m001Initial, m002Review];
+export const MIGRATIONS: readonly Migration[] = [m001Initial, m002Review, m003ClassHidden];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
 
