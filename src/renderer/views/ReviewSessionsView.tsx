@@ -1,7 +1,6 @@
 import { useCallback, useEffect, useState } from 'react';
 import type { ClassDef } from '../../shared/domain';
 import type {
-  ReaderAgreement,
   ReviewFilter,
   ReviewItem,
   ReviewProgress,
@@ -13,6 +12,7 @@ import { getApi } from '../api';
 import { useProject } from '../state/context';
 import { errorText } from '../state/actions';
 import { classForKey, isTypingTarget } from '../state/keys';
+import { ConsensusPanel } from './ConsensusPanel';
 
 type FilterKind = 'unlabeled' | 'qc-sample' | 'predicted';
 
@@ -33,8 +33,8 @@ export function ReviewSessionsView() {
   const [active, setActive] = useState<number | null>(null);
   const [item, setItem] = useState<ReviewItem | null>(null);
   const [progress, setProgress] = useState<ReviewProgress | null>(null);
-  const [readers, setReaders] = useState({ a: '', b: '' });
-  const [agreement, setAgreement] = useState<ReaderAgreement | null>(null);
+  // While a disagreement is selected in the consensus panel, class keys settle it instead of deciding here.
+  const [settling, setSettling] = useState(false);
   const [slides, setSlides] = useState<Array<Slide & { signoff?: SlideSignoffStatus }>>([]);
 
   const fail = useCallback((e: unknown) => state.setError(errorText(e)), [state]);
@@ -100,7 +100,7 @@ export function ReviewSessionsView() {
 
   useEffect(() => {
     const onKey = (e: KeyboardEvent) => {
-      if (!item || isTypingTarget(e.target)) return;
+      if (!item || settling || isTypingTarget(e.target)) return;
       if (e.key.toUpperCase() === 'N' && !e.ctrlKey && !e.metaKey && !e.altKey) {
         e.preventDefault();
         void decide(null);
@@ -114,7 +114,7 @@ export function ReviewSessionsView() {
     };
     window.addEventListener('keydown', onKey);
     return () => window.removeEventListener('keydown', onKey);
-  }, [item, classes, decide]);
+  }, [item, settling, classes, decide]);
 
   const className = (id: number | null | undefined) =>
     id == null ? 'none' : (classes.find((c) => c.id === id)?.name ?? `class ${id}`);
@@ -213,36 +213,7 @@ export function ReviewSessionsView() {
           ) : (
             <p data-testid="review-done">Nothing left to review for you in this session.</p>
           )}
-          <h3>Agreement</h3>
-          <input
-            placeholder="reader A"
-            data-testid="review-reader-a"
-            value={readers.a}
-            onChange={(e) => setReaders({ ...readers, a: e.target.value })}
-          />
-          <input
-            placeholder="reader B"
-            data-testid="review-reader-b"
-            value={readers.b}
-            onChange={(e) => setReaders({ ...readers, b: e.target.value })}
-          />
-          <button
-            type="button"
-            data-testid="review-agreement"
-            onClick={() =>
-              void api
-                .call('review.agreement', { sessionId: active, readerA: readers.a, readerB: readers.b })
-                .then(setAgreement, fail)
-            }
-          >
-            Compute kappa
-          </button>
-          {agreement && (
-            <p data-testid="review-kappa">
-              {agreement.n} cells, {agreement.disagreements} disagreements, Cohen&apos;s kappa{' '}
-              {agreement.overall.kappa == null ? 'undefined' : agreement.overall.kappa.toFixed(3)}
-            </p>
-          )}
+          <ConsensusPanel key={active} sessionId={active} classes={classes} onSettlingChange={setSettling} />
         </section>
       )}
       <section>
