@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import fs from 'node:fs';
 import path from 'node:path';
+import sharp from 'sharp';
 import { Engine } from '../../src/main/engine/engine';
 import { SettingsFile } from '../../src/main/engine/settings';
 import type { IngestSummary } from '../../src/main/engine/services/ingest';
@@ -47,8 +48,11 @@ describe('ingest', () => {
     const cell = store.getCell(store.queryCells({ limit: 1 })[0].id)!;
     expect(cell.morph.area).toBeGreaterThan(100);
     expect(cell.contour.length).toBeGreaterThan(8);
+    // A 96 x 96 JPEG any image decoder (here libvips) reads.
     const thumb = store.getThumbnail(cell.id)!;
-    expect(thumb.subarray(0, 4).toString('latin1')).toBe('RIFF');
+    expect([thumb[0], thumb[1]]).toEqual([0xff, 0xd8]);
+    const thumbMeta = await sharp(thumb).metadata();
+    expect([thumbMeta.format, thumbMeta.width, thumbMeta.height]).toEqual(['jpeg', 96, 96]);
     // The Chula points beside field 2 label the segmented cells they fall in, mapped onto the taxonomy.
     expect(result.labeled).toBeGreaterThan(80);
     const perClass = store.stats().labelsPerClass;

@@ -1,4 +1,3 @@
-import sharp from 'sharp';
 import { decodeImage, ImageDecodeError } from './decode';
 import fs from 'node:fs';
 import { segmentCells } from './segment/cells';
@@ -6,10 +5,11 @@ import { inMemoryRegionReader, segmentLargeField } from './segment/large';
 import { CellDetector, defaultDetectorPath } from './segment/detector';
 import { rasterizeContour } from './segment/contour';
 import type { RgbImage } from './segment/types';
+import { cellThumbnail } from './thumbnail';
 import { maskFromCrop, writeMorphologyFeatures, MORPHOLOGY_DIMS } from '../embed/morphology';
 import type { CellKind } from '../../../shared/domain';
 
-export const THUMB_SIZE = 96;
+export { THUMB_SIZE } from './thumbnail';
 
 /** Fields larger than this are segmented in tiles. */
 export const LARGE_FIELD_PIXELS = 4096 * 4096;
@@ -111,7 +111,7 @@ export async function processImage(path: string, opts: ProcessOptions): Promise<
       contour: null,
       touchesBorder: false,
       ...m,
-      thumbnail: await thumbnail(rgb, [0, 0, img.width, img.height]),
+      thumbnail: cellThumbnail(rgb, [0, 0, img.width, img.height]),
     });
     features.push(morph(img.data, img.width, img.height, mask));
   } else if (opts.boxes) {
@@ -128,7 +128,7 @@ export async function processImage(path: string, opts: ProcessOptions): Promise<
         touchesBorder:
           box[0] <= 0 || box[1] <= 0 || box[0] + box[2] >= img.width || box[1] + box[3] >= img.height,
         ...maskStats(crop, mask),
-        thumbnail: await thumbnail(rgb, box),
+        thumbnail: cellThumbnail(rgb, box),
       });
       features.push(morph(crop.data, crop.width, crop.height, mask));
     }
@@ -155,7 +155,7 @@ export async function processImage(path: string, opts: ProcessOptions): Promise<
         convexity: c.morph.convexity,
         eccentricity: c.morph.eccentricity,
         meanColor: c.morph.meanColor,
-        thumbnail: await thumbnail(rgb, c.bbox),
+        thumbnail: cellThumbnail(rgb, c.bbox),
       });
       features.push(morph(crop.data, crop.width, crop.height, mask));
     }
@@ -259,20 +259,4 @@ function maskStats(img: RgbImage, mask: Uint8Array) {
     eccentricity: l1 > 0 ? Math.sqrt(Math.max(0, 1 - l2 / l1)) : 0,
     meanColor: [sr / n, sg / n, sb / n] as [number, number, number],
   };
-}
-
-/** A square, context-padded WebP thumbnail centred on the cell. */
-async function thumbnail(
-  img: RgbImage,
-  bbox: readonly [number, number, number, number],
-): Promise<Uint8Array> {
-  const side = Math.max(8, Math.ceil(Math.max(bbox[2], bbox[3]) * 1.3));
-  const cx = bbox[0] + bbox[2] / 2;
-  const cy = bbox[1] + bbox[3] / 2;
-  const crop = cropRgb(img, [Math.round(cx - side / 2), Math.round(cy - side / 2), side, side]);
-  const buf = await sharp(crop.data, { raw: { width: crop.width, height: crop.height, channels: 3 } })
-    .resize(THUMB_SIZE, THUMB_SIZE, { kernel: 'lanczos3' })
-    .webp({ quality: 82, effort: 0 })
-    .toBuffer();
-  return new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
 }

@@ -203,23 +203,94 @@ export function boxBlur(src: Float32Array, width: number, height: number, r: num
   return out;
 }
 
-/** Morphological closing with a disc of radius r (dilate then erode, via two distance transforms). */
+/**
+ * Dilation by the disc {dx^2 + dy^2 <= r^2}, looking only at pixels inside the image: exactly the pixels whose
+ * Euclidean distance to a mask pixel is at most r. Each disc row is a horizontal span, answered from per-row
+ * prefix counts, so the cost is O(pixels * (2r + 1)) with no distance map. With `invert`, dilates the
+ * complement of mask instead.
+ */
+function dilateDisc(mask: Uint8Array, width: number, height: number, r: number, invert = false): Uint8Array {
+  const stride = width + 1;
+  const prefix = new Int32Array(stride * height);
+  for (let y = 0; y < height; y++) {
+    const row = y * width;
+    const pre = y * stride;
+    let acc = 0;
+    for (let x = 0; x < width; x++) {
+      acc += invert ? (mask[row + x] ? 0 : 1) : mask[row + x] ? 1 : 0;
+      prefix[pre + x + 1] = acc;
+    }
+  }
+  const reach = Math.floor(r);
+  const half = new Int32Array(2 * reach + 1);
+  for (let dy = -reach; dy <= reach; dy++) {
+    let hw = Math.floor(Math.sqrt(r * r - dy * dy));
+    while ((hw + 1) * (hw + 1) + dy * dy <= r * r) hw++;
+    while (hw > 0 && hw * hw + dy * dy > r * r) hw--;
+    half[dy + reach] = hw;
+  }
+  const out = new Uint8Array(mask.length);
+  for (let y = 0; y < height; y++) {
+    const dy0 = Math.max(-reach, -y);
+    const dy1 = Math.min(reach, height - 1 - y);
+    const row = y * width;
+    for (let x = 0; x < width; x++) {
+      for (let dy = dy0; dy <= dy1; dy++) {
+        const hw = half[dy + reach];
+        const pre = (y + dy) * stride;
+        const hi = x + hw + 1 < width ? x + hw + 1 : width;
+        const lo = x - hw > 0 ? x - hw : 0;
+        if (prefix[pre + hi] > prefix[pre + lo]) {
+          out[row + x] = 1;
+          break;
+        }
+      }
+    }
+  }
+  return out;
+}
+
+/** Erosion by a disc of radius r; pixels outside the image do not erode (a cell cut by the border keeps its edge). */
+function erodeDisc(mask: Uint8Array, width: number, height: number, r: number): Uint8Array {
+  const out = dilateDisc(mask, width, height, r, true);
+  for (let i = 0; i < out.length; i++) out[i] ^= 1;
+  return out;
+}
+
+/**
+ * Morphological closing with a disc of radius r (dilate then erode). Same result as thresholding Euclidean
+ * distance maps at r, at a fraction of their cost for the small radii segmentation uses.
+ */
 export function closeDisc(mask: Uint8Array, width: number, height: number, r: number): Uint8Array {
+  if (r <= 0) return mask.slice();
+  const out = erodeDisc(dilateDisc(mask, width, height, r), width, height, r);
+  for (let i = 0; i < out.length; i++) out[i] |= mask[i] ? 1 : 0;
+  return out;
+}
+
+/** Morphological opening with a disc of radius r: removes bridges and spurs thinner than 2r. */
+export function openDisc(mask: Uint8Array, width: number, height: number, r: number): Uint8Array {
+  if (r <= 0) return mask.slice();
+  const out = dilateDisc(erodeDisc(mask, width, height, r), width, height, r);
+  for (let i = 0; i < out.length; i++) out[i] &= mask[i] ? 1 : 0;
+  return out;
+}
+
+/** The distance-map versions of closeDisc and openDisc: the reference the fast ones are tested against. */
+export function closeDiscByDistance(mask: Uint8Array, width: number, height: number, r: number): Uint8Array {
   if (r <= 0) return mask.slice();
   const inverse = new Uint8Array(mask.length);
   for (let i = 0; i < mask.length; i++) inverse[i] = mask[i] ? 0 : 1;
   const toFg = distanceTransform(inverse, width, height);
   const dilated = new Uint8Array(mask.length);
   for (let i = 0; i < mask.length; i++) dilated[i] = mask[i] || toFg[i] <= r ? 1 : 0;
-  // Erosion must treat outside the image as background-free, else cells cut by the border would shrink there.
   const toBg = distanceTransform(dilated, width, height);
   const out = new Uint8Array(mask.length);
   for (let i = 0; i < mask.length; i++) out[i] = mask[i] || toBg[i] > r ? 1 : 0;
   return out;
 }
 
-/** Morphological opening with a disc of radius r: removes bridges and spurs thinner than 2r. */
-export function openDisc(mask: Uint8Array, width: number, height: number, r: number): Uint8Array {
+export function openDiscByDistance(mask: Uint8Array, width: number, height: number, r: number): Uint8Array {
   if (r <= 0) return mask.slice();
   const toBg = distanceTransform(mask, width, height);
   const eroded = new Uint8Array(mask.length);

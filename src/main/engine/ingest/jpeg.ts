@@ -1,0 +1,353 @@
+/**
+ * Baseline JPEG encoder (YCbCr 4:2:0, Annex K quantisation and Huffman tables) for cell thumbnails. Thumbnails
+ * are tiny (96 x 96) and there are ~100 per field: one native codec call each cost more in call overhead than
+ * the encoding itself, so ingest encodes them here, synchronously, on the worker that cut them.
+ */
+
+/** Natural (row-major) index of the coefficient at each zig-zag position. */
+const UNZIG = (() => {
+  const out = new Uint8Array(64);
+  let k = 0;
+  for (let s = 0; s < 15; s++) {
+    const lo = Math.max(0, s - 7);
+    const hi = Math.min(s, 7);
+    // Even anti-diagonals run up and to the right, odd ones down and to the left.
+    if (s % 2 === 0) for (let row = hi; row >= lo; row--) out[k++] = row * 8 + (s - row);
+    else for (let row = lo; row <= hi; row++) out[k++] = row * 8 + (s - row);
+  }
+  return out;
+})();
+
+// prettier-ignore
+const LUMA_Q = [
+  16, 11, 10, 16, 24, 40, 51, 61, 12, 12, 14, 19, 26, 58, 60, 55, 14, 13, 16, 24, 40, 57, 69, 56,
+  14, 17, 22, 29, 51, 87, 80, 62, 18, 22, 37, 56, 68, 109, 103, 77, 24, 35, 55, 64, 81, 104, 113, 92,
+  49, 64, 78, 87, 103, 121, 120, 101, 72, 92, 95, 98, 112, 100, 103, 99,
+];
+// prettier-ignore
+const CHROMA_Q = [
+  17, 18, 24, 47, 99, 99, 99, 99, 18, 21, 26, 66, 99, 99, 99, 99, 24, 26, 56, 99, 99, 99, 99, 99,
+  47, 66, 99, 99, 99, 99, 99, 99, ...new Array<number>(32).fill(99),
+];
+
+const DC_LUMA_COUNTS = [0, 1, 5, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0];
+const DC_CHROMA_COUNTS = [0, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0];
+const DC_VALUES = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11];
+const AC_LUMA_COUNTS = [0, 2, 1, 3, 3, 2, 4, 3, 5, 5, 4, 4, 0, 0, 1, 0x7d];
+// prettier-ignore
+const AC_LUMA_VALUES = [
+  0x01, 0x02, 0x03, 0x00, 0x04, 0x11, 0x05, 0x12, 0x21, 0x31, 0x41, 0x06, 0x13, 0x51, 0x61, 0x07,
+  0x22, 0x71, 0x14, 0x32, 0x81, 0x91, 0xa1, 0x08, 0x23, 0x42, 0xb1, 0xc1, 0x15, 0x52, 0xd1, 0xf0,
+  0x24, 0x33, 0x62, 0x72, 0x82, 0x09, 0x0a, 0x16, 0x17, 0x18, 0x19, 0x1a, 0x25, 0x26, 0x27, 0x28,
+  0x29, 0x2a, 0x34, 0x35, 0x36, 0x37, 0x38, 0x39, 0x3a, 0x43, 0x44, 0x45, 0x46, 0x47, 0x48, 0x49,
+  0x4a, 0x53, 0x54, 0x55, 0x56, 0x57, 0x58, 0x59, 0x5a, 0x63, 0x64, 0x65, 0x66, 0x67, 0x68, 0x69,
+  0x6a, 0x73, 0x74, 0x75, 0x76, 0x77, 0x78, 0x79, 0x7a, 0x83, 0x84, 0x85, 0x86, 0x87, 0x88, 0x89,
+  0x8a, 0x92, 0x93, 0x94, 0x95, 0x96, 0x97, 0x98, 0x99, 0x9a, 0xa2, 0xa3, 0xa4, 0xa5, 0xa6, 0xa7,
+  0xa8, 0xa9, 0xaa, 0xb2, 0xb3, 0xb4, 0xb5, 0xb6, 0xb7, 0xb8, 0xb9, 0xba, 0xc2, 0xc3, 0xc4, 0xc5,
+  0xc6, 0xc7, 0xc8, 0xc9, 0xca, 0xd2, 0xd3, 0xd4, 0xd5, 0xd6, 0xd7, 0xd8, 0xd9, 0xda, 0xe1, 0xe2,
+  0xe3, 0xe4, 0xe5, 0xe6, 0xe7, 0xe8, 0xe9, 0xea, 0xf1, 0xf2, 0xf3, 0xf4, 0xf5, 0xf6, 0xf7, 0xf8,
+  0xf9, 0xfa,
+];
+const AC_CHROMA_COUNTS = [0, 2, 1, 2, 4, 4, 3, 4, 7, 5, 4, 4, 0, 1, 2, 0x77];
+// prettier-ignore
+const AC_CHROMA_VALUES = [
+  0x00, 0x01, 0x02, 0x03, 0x11, 0x04, 0x05, 0x21, 0x31, 0x06, 0x12, 0x41, 0x51, 0x07, 0x61, 0x71,
+  0x13, 0x22, 0x32, 0x81, 0x08, 0x14, 0x42, 0x91, 0xa1, 0xb1, 0xc1, 0x09, 0x23, 0x33, 0x52, 0xf0,
+  0x15, 0x62, 0x72, 0xd1, 0x0a, 0x16, 0x24, 0x34, 0xe1, 0x25, 0xf1, 0x17, 0x18, 0x19, 0x1a, 0x26,
+  0x27, 0x28, 0x29, 0x2a, 0x35, 0x36, 0x37, 0x38, 0x39, 0x3a, 0x43, 0x44, 0x45, 0x46, 0x47, 0x48,
+  0x49, 0x4a, 0x53, 0x54, 0x55, 0x56, 0x57, 0x58, 0x59, 0x5a, 0x63, 0x64, 0x65, 0x66, 0x67, 0x68,
+  0x69, 0x6a, 0x73, 0x74, 0x75, 0x76, 0x77, 0x78, 0x79, 0x7a, 0x82, 0x83, 0x84, 0x85, 0x86, 0x87,
+  0x88, 0x89, 0x8a, 0x92, 0x93, 0x94, 0x95, 0x96, 0x97, 0x98, 0x99, 0x9a, 0xa2, 0xa3, 0xa4, 0xa5,
+  0xa6, 0xa7, 0xa8, 0xa9, 0xaa, 0xb2, 0xb3, 0xb4, 0xb5, 0xb6, 0xb7, 0xb8, 0xb9, 0xba, 0xc2, 0xc3,
+  0xc4, 0xc5, 0xc6, 0xc7, 0xc8, 0xc9, 0xca, 0xd2, 0xd3, 0xd4, 0xd5, 0xd6, 0xd7, 0xd8, 0xd9, 0xda,
+  0xe2, 0xe3, 0xe4, 0xe5, 0xe6, 0xe7, 0xe8, 0xe9, 0xea, 0xf2, 0xf3, 0xf4, 0xf5, 0xf6, 0xf7, 0xf8,
+  0xf9, 0xfa,
+];
+
+/** Canonical Huffman code (code and length per symbol) from the DHT counts and symbol order. */
+interface HuffmanTable {
+  counts: number[];
+  values: number[];
+  code: Uint16Array;
+  length: Uint8Array;
+}
+
+function huffmanTable(counts: number[], values: number[]): HuffmanTable {
+  const code = new Uint16Array(256);
+  const length = new Uint8Array(256);
+  let c = 0;
+  let k = 0;
+  for (let len = 1; len <= 16; len++) {
+    for (let i = 0; i < counts[len - 1]; i++) {
+      code[values[k]] = c++;
+      length[values[k]] = len;
+      k++;
+    }
+    c <<= 1;
+  }
+  return { counts, values, code, length };
+}
+
+const DC_LUMA = huffmanTable(DC_LUMA_COUNTS, DC_VALUES);
+const DC_CHROMA = huffmanTable(DC_CHROMA_COUNTS, DC_VALUES);
+const AC_LUMA = huffmanTable(AC_LUMA_COUNTS, AC_LUMA_VALUES);
+const AC_CHROMA = huffmanTable(AC_CHROMA_COUNTS, AC_CHROMA_VALUES);
+
+/** AAN DCT output scale per frequency, folded into the quantisation divisors. */
+const AAN = [1.0, 1.387039845, 1.306562965, 1.175875602, 1.0, 0.785694958, 0.5411961, 0.275899379];
+
+interface Quantiser {
+  /** Quantisation table in zig-zag order, as written to DQT. */
+  zigzag: Uint8Array;
+  /** 1 / (q * AAN scale) per natural index, applied to the raw AAN output. */
+  scale: Float32Array;
+}
+
+const quantisers = new Map<number, [Quantiser, Quantiser]>();
+
+function quantiser(base: number[], quality: number): Quantiser {
+  const s = quality < 50 ? 5000 / quality : 200 - 2 * quality;
+  const zigzag = new Uint8Array(64);
+  const scale = new Float32Array(64);
+  for (let z = 0; z < 64; z++) {
+    const k = UNZIG[z];
+    const q = Math.min(255, Math.max(1, Math.floor((base[k] * s + 50) / 100)));
+    zigzag[z] = q;
+    scale[k] = 1 / (q * AAN[k >> 3] * AAN[k & 7] * 8);
+  }
+  return { zigzag, scale };
+}
+
+function quantisersFor(quality: number): [Quantiser, Quantiser] {
+  const q = Math.min(100, Math.max(1, Math.round(quality)));
+  let pair = quantisers.get(q);
+  if (!pair) {
+    pair = [quantiser(LUMA_Q, q), quantiser(CHROMA_Q, q)];
+    quantisers.set(q, pair);
+  }
+  return pair;
+}
+
+/** Growable byte sink with the entropy coder's bit buffer and 0xFF byte stuffing. */
+class ByteWriter {
+  bytes = new Uint8Array(8192);
+  n = 0;
+  private acc = 0;
+  private bits = 0;
+
+  byte(b: number): void {
+    if (this.n === this.bytes.length) {
+      const grown = new Uint8Array(this.bytes.length * 2);
+      grown.set(this.bytes);
+      this.bytes = grown;
+    }
+    this.bytes[this.n++] = b;
+  }
+
+  word(w: number): void {
+    this.byte(w >> 8);
+    this.byte(w & 0xff);
+  }
+
+  /** Appends the low `len` bits of `value` (len <= 16), most significant first. */
+  put(value: number, len: number): void {
+    this.acc = (this.acc << len) | (value & ((1 << len) - 1));
+    this.bits += len;
+    while (this.bits >= 8) {
+      const b = (this.acc >> (this.bits - 8)) & 0xff;
+      this.byte(b);
+      if (b === 0xff) this.byte(0);
+      this.bits -= 8;
+    }
+    this.acc &= (1 << this.bits) - 1;
+  }
+
+  /** Pads the last byte with one bits, as the standard asks. */
+  flush(): void {
+    if (this.bits > 0) this.put(0x7f, 8 - this.bits);
+  }
+}
+
+/** In-place AAN forward DCT of an 8x8 block, then quantisation to integers. */
+function forwardDctQuantise(d: Float32Array, scale: Float32Array, out: Int32Array): void {
+  for (let o = 0; o < 64; o += 8) dct8(d, o, 1);
+  for (let o = 0; o < 8; o++) dct8(d, o, 8);
+  for (let k = 0; k < 64; k++) {
+    const v = d[k] * scale[k];
+    out[k] = v > 0 ? (v + 0.5) | 0 : (v - 0.5) | 0;
+  }
+}
+
+function dct8(d: Float32Array, o: number, s: number): void {
+  const tmp0 = d[o] + d[o + 7 * s];
+  const tmp7 = d[o] - d[o + 7 * s];
+  const tmp1 = d[o + s] + d[o + 6 * s];
+  const tmp6 = d[o + s] - d[o + 6 * s];
+  const tmp2 = d[o + 2 * s] + d[o + 5 * s];
+  const tmp5 = d[o + 2 * s] - d[o + 5 * s];
+  const tmp3 = d[o + 3 * s] + d[o + 4 * s];
+  const tmp4 = d[o + 3 * s] - d[o + 4 * s];
+  let tmp10 = tmp0 + tmp3;
+  const tmp13 = tmp0 - tmp3;
+  let tmp11 = tmp1 + tmp2;
+  let tmp12 = tmp1 - tmp2;
+  d[o] = tmp10 + tmp11;
+  d[o + 4 * s] = tmp10 - tmp11;
+  const z1 = (tmp12 + tmp13) * 0.707106781;
+  d[o + 2 * s] = tmp13 + z1;
+  d[o + 6 * s] = tmp13 - z1;
+  tmp10 = tmp4 + tmp5;
+  tmp11 = tmp5 + tmp6;
+  tmp12 = tmp6 + tmp7;
+  const z5 = (tmp10 - tmp12) * 0.382683433;
+  const z2 = 0.5411961 * tmp10 + z5;
+  const z4 = 1.306562965 * tmp12 + z5;
+  const z3 = tmp11 * 0.707106781;
+  const z11 = tmp7 + z3;
+  const z13 = tmp7 - z3;
+  d[o + 5 * s] = z13 + z2;
+  d[o + 3 * s] = z13 - z2;
+  d[o + s] = z11 + z4;
+  d[o + 7 * s] = z11 - z4;
+}
+
+function bitLength(v: number): number {
+  return v === 0 ? 0 : 32 - Math.clz32(v < 0 ? -v : v);
+}
+
+function encodeBlock(w: ByteWriter, coef: Int32Array, prevDc: number, dc: HuffmanTable, ac: HuffmanTable) {
+  const diff = coef[0] - prevDc;
+  const cat = bitLength(diff);
+  w.put(dc.code[cat], dc.length[cat]);
+  if (cat) w.put(diff < 0 ? diff + (1 << cat) - 1 : diff, cat);
+  let run = 0;
+  for (let z = 1; z < 64; z++) {
+    const v = coef[UNZIG[z]];
+    if (v === 0) {
+      run++;
+      continue;
+    }
+    while (run >= 16) {
+      w.put(ac.code[0xf0], ac.length[0xf0]);
+      run -= 16;
+    }
+    const c = bitLength(v);
+    const sym = (run << 4) | c;
+    w.put(ac.code[sym], ac.length[sym]);
+    w.put(v < 0 ? v + (1 << c) - 1 : v, c);
+    run = 0;
+  }
+  if (run > 0) w.put(ac.code[0], ac.length[0]);
+  return coef[0];
+}
+
+function writeHeaders(w: ByteWriter, width: number, height: number, luma: Quantiser, chroma: Quantiser) {
+  w.word(0xffd8);
+  // JFIF APP0: version 1.1, no density, no embedded thumbnail.
+  w.word(0xffe0);
+  w.word(16);
+  for (const b of [0x4a, 0x46, 0x49, 0x46, 0, 1, 1, 0, 0, 1, 0, 1, 0, 0]) w.byte(b);
+  w.word(0xffdb);
+  w.word(2 + 2 * 65);
+  for (const [id, q] of [luma, chroma].entries()) {
+    w.byte(id);
+    for (let z = 0; z < 64; z++) w.byte(q.zigzag[z]);
+  }
+  w.word(0xffc0);
+  w.word(17);
+  w.byte(8);
+  w.word(height);
+  w.word(width);
+  w.byte(3);
+  for (const [id, sampling, table] of [
+    [1, 0x22, 0],
+    [2, 0x11, 1],
+    [3, 0x11, 1],
+  ]) {
+    w.byte(id);
+    w.byte(sampling);
+    w.byte(table);
+  }
+  const tables: Array<[number, HuffmanTable]> = [
+    [0x00, DC_LUMA],
+    [0x10, AC_LUMA],
+    [0x01, DC_CHROMA],
+    [0x11, AC_CHROMA],
+  ];
+  w.word(0xffc4);
+  w.word(2 + tables.reduce((a, [, t]) => a + 17 + t.values.length, 0));
+  for (const [tc, t] of tables) {
+    w.byte(tc);
+    for (const c of t.counts) w.byte(c);
+    for (const v of t.values) w.byte(v);
+  }
+  w.word(0xffda);
+  w.word(12);
+  w.byte(3);
+  for (const [id, tables] of [
+    [1, 0x00],
+    [2, 0x11],
+    [3, 0x11],
+  ]) {
+    w.byte(id);
+    w.byte(tables);
+  }
+  w.byte(0);
+  w.byte(63);
+  w.byte(0);
+}
+
+/**
+ * Encodes interleaved 8-bit RGB as a baseline JFIF JPEG (4:2:0 chroma). Edges of partial MCUs repeat the last
+ * row and column.
+ */
+export function encodeJpeg(rgb: Uint8Array, width: number, height: number, quality = 85): Uint8Array {
+  const [luma, chroma] = quantisersFor(quality);
+  const w = new ByteWriter();
+  writeHeaders(w, width, height, luma, chroma);
+  const block = new Float32Array(64);
+  const coef = new Int32Array(64);
+  const cb = new Float32Array(64);
+  const cr = new Float32Array(64);
+  // One MCU of Y (16 x 16) in four 8x8 quadrants.
+  const ys = new Float32Array(256);
+  let dcY = 0;
+  let dcCb = 0;
+  let dcCr = 0;
+  for (let my = 0; my < height; my += 16) {
+    for (let mx = 0; mx < width; mx += 16) {
+      cb.fill(0);
+      cr.fill(0);
+      for (let y = 0; y < 16; y++) {
+        const sy = Math.min(height - 1, my + y);
+        for (let x = 0; x < 16; x++) {
+          const sx = Math.min(width - 1, mx + x);
+          const p = (sy * width + sx) * 3;
+          const r = rgb[p];
+          const g = rgb[p + 1];
+          const b = rgb[p + 2];
+          ys[y * 16 + x] = 0.299 * r + 0.587 * g + 0.114 * b - 128;
+          const c = (y >> 1) * 8 + (x >> 1);
+          cb[c] += -0.168736 * r - 0.331264 * g + 0.5 * b;
+          cr[c] += 0.5 * r - 0.418688 * g - 0.081312 * b;
+        }
+      }
+      for (let q = 0; q < 4; q++) {
+        const ox = (q & 1) * 8;
+        const oy = (q >> 1) * 8;
+        for (let y = 0; y < 8; y++) for (let x = 0; x < 8; x++) block[y * 8 + x] = ys[(oy + y) * 16 + ox + x];
+        forwardDctQuantise(block, luma.scale, coef);
+        dcY = encodeBlock(w, coef, dcY, DC_LUMA, AC_LUMA);
+      }
+      for (let k = 0; k < 64; k++) block[k] = cb[k] * 0.25;
+      forwardDctQuantise(block, chroma.scale, coef);
+      dcCb = encodeBlock(w, coef, dcCb, DC_CHROMA, AC_CHROMA);
+      for (let k = 0; k < 64; k++) block[k] = cr[k] * 0.25;
+      forwardDctQuantise(block, chroma.scale, coef);
+      dcCr = encodeBlock(w, coef, dcCr, DC_CHROMA, AC_CHROMA);
+    }
+  }
+  w.flush();
+  w.word(0xffd9);
+  return w.bytes.slice(0, w.n);
+}
