@@ -30,7 +30,7 @@ parentPort.on('message', ({ data }) => {
         }),
     );
   } else if (data.type === 'media') {
-    mediaResponse(engine, data.kind, data.mediaId).then(
+    mediaResponse(engine, data.kind, data.mediaId, data.tile).then(
       (r) =>
         parentPort.postMessage({
           type: 'media',

@@ -146,10 +146,18 @@ void app.whenReady().then(async () => {
   });
   protocol.handle('cell', async (req) => {
     const url = new URL(req.url);
-    const kind = url.hostname === 'image' ? 'image' : 'thumb';
-    const mediaId = Number(url.pathname.replace(/^\//, ''));
-    if (!Number.isInteger(mediaId) || mediaId <= 0) return new Response('bad id', { status: 400 });
-    const r = await request({ type: 'media', kind, mediaId });
+    const kind = url.hostname === 'image' ? 'image' : url.hostname === 'tile' ? 'tile' : 'thumb';
+    // thumb/<cell id>, image/<image id>, tile/<image id>/<level>/<x>/<y>
+    const parts = url.pathname.replace(/^\//, '').split('/').map(Number);
+    const mediaId = parts[0];
+    if (
+      !parts.every((n) => Number.isInteger(n) && n >= 0) ||
+      mediaId <= 0 ||
+      parts.length !== (kind === 'tile' ? 4 : 1)
+    )
+      return new Response('bad id', { status: 400 });
+    const tile = kind === 'tile' ? { level: parts[1], x: parts[2], y: parts[3] } : undefined;
+    const r = await request({ type: 'media', kind, mediaId, tile });
     if (r.type !== 'media') return new Response('engine error', { status: 500 });
     return new Response(Buffer.from(r.body), { status: r.status, headers: { 'content-type': r.mime } });
   });

@@ -3,7 +3,14 @@ import type { EngineEvent } from '../shared/api';
 
 export type HostRequest =
   | { type: 'call'; id: number; method: string; args: unknown }
-  | { type: 'media'; id: number; kind: 'thumb' | 'image'; mediaId: number };
+  | {
+      type: 'media';
+      id: number;
+      kind: 'thumb' | 'image' | 'tile';
+      mediaId: number;
+      /** For kind 'tile': pyramid level (0 = full resolution) and column/row. */
+      tile?: { level: number; x: number; y: number };
+    };
 
 export type HostReply =
   | { type: 'result'; id: number; ok: true; result: unknown }

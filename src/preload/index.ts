@@ -22,6 +22,9 @@ const api = {
   mediaUrl(kind: 'thumb' | 'image', id: number): string {
     return `cell://${kind}/${id}`;
   },
+  tileUrl(imageId: number, level: number, x: number, y: number): string {
+    return `cell://tile/${imageId}/${level}/${x}/${y}`;
+  },
   pickPaths(opts: { directory: boolean; title: string }): Promise<string[]> {
     return ipcRenderer.invoke('dialog:pick', opts) as Promise<string[]>;
   },

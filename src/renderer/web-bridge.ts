@@ -39,6 +39,9 @@ export function createWebBridge(base = ''): RendererApi {
     mediaUrl(kind, id) {
       return `${base}/media/${kind}/${id}`;
     },
+    tileUrl(imageId, level, x, y) {
+      return `${base}/media/tile/${imageId}/${level}/${x}/${y}`;
+    },
     pickPaths: null,
   };
 }

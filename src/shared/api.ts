@@ -304,6 +304,8 @@ export interface RendererApi {
   onEvent(listener: (e: EngineEvent) => void): () => void;
   /** URL of a cell thumbnail or a slide image, served from the store (never a file path). */
   mediaUrl(kind: 'thumb' | 'image', id: number): string;
+  /** URL of one tile of a slide's pyramid (src/shared/pyramid.ts): level 0 is full resolution. */
+  tileUrl(imageId: number, level: number, x: number, y: number): string;
   /** Native folder/file picker where the host has one; null in the browser host. */
   pickPaths: ((opts: { directory: boolean; title: string }) => Promise<string[]>) | null;
   /** File-system paths of dropped files (desktop only; the browser never reveals them). */

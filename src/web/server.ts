@@ -98,8 +98,15 @@ export async function startWebHost(
       return;
     }
     const media = /^\/media\/(thumb|image)\/(\d+)$/.exec(url.pathname);
-    if (media) {
-      const r = await mediaResponse(engine, media[1] as 'thumb' | 'image', Number(media[2]));
+    const tile = /^\/media\/tile\/(\d+)\/(\d+)\/(\d+)\/(\d+)$/.exec(url.pathname);
+    if (media || tile) {
+      const r = tile
+        ? await mediaResponse(engine, 'tile', Number(tile[1]), {
+            level: Number(tile[2]),
+            x: Number(tile[3]),
+            y: Number(tile[4]),
+          })
+        : await mediaResponse(engine, media![1] as 'thumb' | 'image', Number(media![2]));
       res.writeHead(r.status, {
         'content-type': r.type,
         'cache-control': r.status === 200 ? 'max-age=60' : 'no-store',

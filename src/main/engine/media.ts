@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import sharp from 'sharp';
 import type { Engine } from './engine';
 import { decodeImage } from './ingest/decode';
+import { readTile, type TileIndex } from './services/tiles';
 
 export interface MediaResponse {
   status: number;
@@ -10,16 +11,23 @@ export interface MediaResponse {
 }
 
 /**
- * Bytes behind `cell://thumb/<id>` and `cell://image/<id>` (desktop) or `/media/...` (web host). The renderer names
- * a cell or slide by id; it never sees or chooses a file path.
+ * Bytes behind `cell://thumb/<id>`, `cell://image/<id>` and `cell://tile/<id>/<level>/<x>/<y>` (desktop) or
+ * `/media/...` (web host). The renderer names a cell, slide or tile by id; it never sees or chooses a file path.
  */
 export async function mediaResponse(
   engine: Engine,
-  kind: 'thumb' | 'image',
+  kind: 'thumb' | 'image' | 'tile',
   id: number,
+  tile?: TileIndex,
 ): Promise<MediaResponse> {
   if (!engine.hasProject()) return { status: 404, type: 'text/plain', body: 'no project open' };
   const store = engine.project;
+  if (kind === 'tile') {
+    const t = tile ? await readTile(store, id, tile) : null;
+    return t
+      ? { status: 200, type: 'image/jpeg', body: t }
+      : { status: 404, type: 'text/plain', body: 'no such tile' };
+  }
   if (kind === 'thumb') {
     const t = store.getThumbnail(id);
     return t
