@@ -1,20 +1,19 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { decodeImage, type DecodedImage } from '../ingest/decode';
-import { buildCoco, type CocoImageInput } from '../formats/coco';
 import { csvRow } from '../formats/csv';
 import { safeFileName } from '../formats/filenames';
 import { buildQuPathGeoJson, GEOJSON_MANIFEST } from '../formats/geojson';
 import { IMAGEFOLDER_METADATA_COLUMNS } from '../formats/imagefolder';
-import { encodeNpyFloat32 } from '../io/npy';
 import { writeReport } from '../report/report';
 import { writeAuditCsv } from '../review/audit';
 import { StoreError } from '../store/errors';
-import { embeddingsForCells, type ExportCellRow } from '../store/export-repo';
+import { EXPORT_PAGE, embeddingsPage, iterateExportCells, type ExportCellRow } from '../store/export-repo';
 import type { CellStore } from '../store/store';
 import { writeDirAtomic } from './atomic';
 import { cellCsvLine, cellsCsvHeader } from './cells-csv';
 import { cropBox, cropPng } from './crops';
+import { CocoStreamWriter, NpyFloat32Writer } from './stream';
 import { EXPORT_FORMATS, type ExportOptions, type ExportProgress, type ExportResult } from './options';
 import { cellsByImage, countCells, predictionLookup, resolveFilter } from './selection';
 
@@ -246,6 +245,7 @@ async function exportCsv(ctx: Ctx, tmp: string): Promise<void> {
         fs.writeSync(fd, buf.join(''));
         buf = [];
         step(ctx, ctx.cells, total, 'csv');
+        await yieldToLoop();
       }
     }
     fs.writeSync(fd, buf.join(''));
@@ -256,65 +256,69 @@ async function exportCsv(ctx: Ctx, tmp: string): Promise<void> {
   step(ctx, total, total, 'csv');
 }
 
+/** Lets progress events and a Cancel through between pages of a long synchronous export. */
+const yieldToLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+/** COCO streamed to disk: one pass over the cells in image order, memory bounded by a page of rows. */
 async function exportCoco(ctx: Ctx, tmp: string, out: string): Promise<void> {
   const filter = resolveFilter(ctx.store, ctx.opts);
   if (!ctx.opts.includeUnlabeled) filter.labeledOnly = true;
   const total = countCells(ctx.store, filter);
-  const classes = ctx.store.listClasses();
-  const images: CocoImageInput[] = [];
-  const used = new Set<string>();
+  // Every project class keeps a stable category id (its order in the class list), used or not, so two exports of
+  // the same project agree on ids; "unlabeled" comes after them and is listed only when used.
+  const classNames = ctx.store.listClasses().map((c) => c.name);
+  const unlabeledExtra = !classNames.some((c) => c.toLowerCase() === UNLABELED_CLASS);
+  const categories = unlabeledExtra ? [...classNames, UNLABELED_CLASS] : classNames;
+  const coco = new CocoStreamWriter(
+    path.join(tmp, 'annotations.json'),
+    path.join(tmp, '.images.part'),
+    categories,
+  );
   const copiedNames = new Set<string>();
   let done = 0;
-  for (const { rows } of cellsByImage(ctx.store, filter)) {
-    const first = rows[0];
-    let fileName = relPath(out, first.imagePath);
-    if (ctx.opts.copyImages) {
-      const base = safeFileName(first.imageName);
-      let name = base;
-      for (let k = 2; copiedNames.has(name.toLowerCase()); k++)
-        name = `${path.parse(base).name}_${k}${path.extname(base)}`;
-      copiedNames.add(name.toLowerCase());
-      fs.mkdirSync(path.join(tmp, 'images'), { recursive: true });
-      try {
-        fs.copyFileSync(first.imagePath, path.join(tmp, 'images', name));
-        fileName = `images/${name}`;
-      } catch (err) {
-        ctx.warnings.push(`image ${first.imageName} not copied: ${(err as Error).message}`);
+  let imageId = 0;
+  let lastImage = -1;
+  try {
+    for (const r of iterateExportCells(ctx.store, filter)) {
+      if (r.imageId !== lastImage) {
+        lastImage = r.imageId;
+        let fileName = relPath(out, r.imagePath);
+        if (ctx.opts.copyImages) {
+          const base = safeFileName(r.imageName);
+          let name = base;
+          for (let k = 2; copiedNames.has(name.toLowerCase()); k++)
+            name = `${path.parse(base).name}_${k}${path.extname(base)}`;
+          copiedNames.add(name.toLowerCase());
+          fs.mkdirSync(path.join(tmp, 'images'), { recursive: true });
+          try {
+            fs.copyFileSync(r.imagePath, path.join(tmp, 'images', name));
+            fileName = `images/${name}`;
+          } catch (err) {
+            ctx.warnings.push(`image ${r.imageName} not copied: ${(err as Error).message}`);
+          }
+        }
+        imageId = coco.addImage(fileName, r.imageWidth, r.imageHeight);
+      }
+      coco.addCell(imageId, {
+        bbox: r.bbox,
+        contour: r.contour ? Array.from(r.contour) : undefined,
+        className: r.className ?? UNLABELED_CLASS,
+        attributes: { cell_id: r.id, kind: r.kind, annotator: r.annotator, label_source: r.labelSource },
+      });
+      ctx.cells++;
+      if (++done % EXPORT_PAGE === 0) {
+        step(ctx, done, total, 'coco');
+        await yieldToLoop();
       }
     }
-    images.push({
-      fileName,
-      width: first.imageWidth,
-      height: first.imageHeight,
-      cells: rows.map((r) => {
-        const className = r.className ?? UNLABELED_CLASS;
-        used.add(className);
-        return {
-          bbox: r.bbox,
-          contour: r.contour ? Array.from(r.contour) : undefined,
-          className,
-          attributes: {
-            cell_id: r.id,
-            kind: r.kind,
-            annotator: r.annotator,
-            label_source: r.labelSource,
-          },
-        };
-      }),
-    });
-    ctx.cells += rows.length;
-    done += rows.length;
-    step(ctx, done, total, 'coco');
+    const listed = unlabeledExtra && !coco.used.has(UNLABELED_CLASS) ? classNames : categories;
+    coco.finish(listed.map((name, i) => ({ id: i + 1, name, supercategory: 'cell' })));
+  } catch (err) {
+    coco.abort();
+    throw err;
   }
-  ctx.images = images.length;
-  // Every project class keeps a stable category id (its order in the class list), used or not, so two exports of
-  // the same project agree on ids.
-  const categories = classes.map((c) => c.name);
-  if (used.has(UNLABELED_CLASS) && !categories.some((c) => c.toLowerCase() === UNLABELED_CLASS)) {
-    categories.push(UNLABELED_CLASS);
-  }
-  const coco = buildCoco(images, categories);
-  fs.writeFileSync(path.join(tmp, 'annotations.json'), JSON.stringify(coco));
+  ctx.images = coco.imageCount;
+  step(ctx, total, total, 'coco');
   ctx.files.push('annotations.json');
   if (ctx.opts.copyImages) ctx.files.push('images/');
 }
@@ -331,44 +335,75 @@ function pickModel(store: CellStore, wanted: string | undefined) {
   return best;
 }
 
+/**
+ * Embeddings streamed to disk: cells are read in keyset pages, each page's vectors fetched by cell id and appended
+ * to the .npy and its rows to cells.csv in the same order, so memory holds one page, not the N x D matrix.
+ */
 async function exportNpy(ctx: Ctx, tmp: string): Promise<void> {
   const model = pickModel(ctx.store, ctx.opts.model);
+  const dims = model.dims;
   const filter = resolveFilter(ctx.store, ctx.opts);
   const total = countCells(ctx.store, filter);
-  const rows: ExportCellRow[] = [];
-  for (const g of cellsByImage(ctx.store, filter)) {
-    ctx.images++;
-    for (const r of g.rows) rows.push({ ...r, contour: null });
-    step(ctx, rows.length, total, 'cells');
-  }
-  const { cellIds, vectors } = embeddingsForCells(
-    ctx.store,
-    model.id,
-    rows.map((r) => r.id),
-    model.dims,
-  );
-  if (cellIds.length < rows.length) {
-    ctx.warnings.push(
-      `${rows.length - cellIds.length} cell(s) have no ${model.name} embedding and were left out`,
-    );
-  }
-  const byId = new Map(rows.map((r) => [r.id, r]));
   const names = new Map(ctx.store.listClasses().map((c) => [c.id, c.name]));
   const pred = predictionLookup(ctx.store.latestPredictionRun());
-  fs.writeFileSync(path.join(tmp, 'embeddings.npy'), encodeNpyFloat32(vectors, cellIds.length, model.dims));
-  fs.writeFileSync(
-    path.join(tmp, 'cells.csv'),
-    cellsCsvHeader() + cellIds.map((id) => cellCsvLine(byId.get(id)!, names, pred)).join(''),
-  );
+  const npy = new NpyFloat32Writer(path.join(tmp, 'embeddings.npy'), dims);
+  const csv = fs.openSync(path.join(tmp, 'cells.csv'), 'w');
+  const vectors = new Float32Array(EXPORT_PAGE * dims);
+  let page: ExportCellRow[] = [];
+  let seen = 0;
+  let lastImage = -1;
+  const flush = () => {
+    const has = embeddingsPage(
+      ctx.store,
+      model.id,
+      page.map((r) => r.id),
+      dims,
+      vectors,
+    );
+    const lines: string[] = [];
+    let k = 0;
+    page.forEach((r, i) => {
+      if (!has[i]) return;
+      if (k !== i) vectors.copyWithin(k * dims, i * dims, (i + 1) * dims);
+      lines.push(cellCsvLine(r, names, pred));
+      k++;
+    });
+    npy.append(vectors.subarray(0, k * dims));
+    fs.writeSync(csv, lines.join(''));
+    ctx.cells += k;
+    page = [];
+  };
+  try {
+    fs.writeSync(csv, cellsCsvHeader());
+    for (const r of iterateExportCells(ctx.store, filter)) {
+      if (r.imageId !== lastImage) {
+        lastImage = r.imageId;
+        ctx.images++;
+      }
+      page.push({ ...r, contour: null });
+      seen++;
+      if (page.length === EXPORT_PAGE) {
+        flush();
+        step(ctx, seen, total, 'npy');
+        await yieldToLoop();
+      }
+    }
+    flush();
+    npy.finish();
+  } catch (err) {
+    npy.abort();
+    throw err;
+  } finally {
+    fs.closeSync(csv);
+  }
+  if (ctx.cells < seen) {
+    ctx.warnings.push(`${seen - ctx.cells} cell(s) have no ${model.name} embedding and were left out`);
+  }
   fs.writeFileSync(
     path.join(tmp, 'model.json'),
-    JSON.stringify(
-      { id: model.id, name: model.name, kind: model.kind, dims: model.dims, arch: model.arch },
-      null,
-      2,
-    ),
+    JSON.stringify({ id: model.id, name: model.name, kind: model.kind, dims, arch: model.arch }, null, 2),
   );
-  ctx.cells = cellIds.length;
+  step(ctx, total, total, 'npy');
   ctx.files.push('embeddings.npy', 'cells.csv', 'model.json');
 }
 

@@ -58,16 +58,36 @@ export interface PredictionLookup {
   get(cellId: number): { classId: number; confidence: number; margin: number } | null;
 }
 
+/**
+ * Prediction of a cell by id. The index is the run's cell ids sorted (with their positions), searched by bisection:
+ * 8 bytes per cell rather than a Map's ~50, which matters when a million-cell export holds it throughout.
+ */
 export function predictionLookup(run: PredictionRun | null): PredictionLookup {
-  const index = new Map<number, number>();
-  if (run) for (let i = 0; i < run.cellIds.length; i++) index.set(run.cellIds[i], i);
+  const n = run?.cellIds.length ?? 0;
+  const order = new Int32Array(n);
+  for (let i = 0; i < n; i++) order[i] = i;
+  const ids = run?.cellIds;
+  if (ids) order.sort((a, b) => ids[a] - ids[b]);
+  const sorted = new Int32Array(n);
+  for (let i = 0; i < n; i++) sorted[i] = ids![order[i]];
   return {
     runId: run?.id ?? null,
     modelId: run?.modelId ?? null,
     get(cellId) {
-      const i = index.get(cellId);
-      if (i === undefined || !run) return null;
-      return { classId: run.predicted[i], confidence: run.probability[i], margin: run.margin[i] };
+      if (!run) return null;
+      let lo = 0;
+      let hi = n - 1;
+      while (lo <= hi) {
+        const mid = (lo + hi) >>> 1;
+        const v = sorted[mid];
+        if (v === cellId) {
+          const i = order[mid];
+          return { classId: run.predicted[i], confidence: run.probability[i], margin: run.margin[i] };
+        }
+        if (v < cellId) lo = mid + 1;
+        else hi = mid - 1;
+      }
+      return null;
     },
   };
 }

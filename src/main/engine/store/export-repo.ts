@@ -80,7 +80,7 @@ export function countExportCells(store: CellStore, f: ExportCellFilter = {}): nu
 }
 
 /** Rows read per page: each page is read whole before any row is handed out. */
-const EXPORT_PAGE = 2000;
+export const EXPORT_PAGE = 2000;
 
 /**
  * Cells in image order (then id), so an exporter decodes each field image once. Read in keyset pages, never as one
@@ -188,4 +188,52 @@ export function embeddingsForCells(
     vectors.set(all.vectors.subarray(index.get(id)! * dims, (index.get(id)! + 1) * dims), k * dims),
   );
   return { cellIds: kept, vectors };
+}
+
+function halfToFloat(h: number): number {
+  const sign = h & 0x8000 ? -1 : 1;
+  const exp = (h >>> 10) & 0x1f;
+  const mant = h & 0x3ff;
+  if (exp === 0) return sign * mant * 2 ** -24;
+  if (exp === 31) return mant ? NaN : sign * Infinity;
+  return sign * (1 + mant / 1024) * 2 ** (exp - 15);
+}
+
+/**
+ * Vectors of one model for a page of cells (at most a few thousand), written into `out` at each cell's row (row k
+ * for cellIds[k]); the returned mask says which cells have one. A streaming export reads the vectors page by page
+ * with its cell rows instead of holding the whole N x D matrix.
+ */
+export function embeddingsPage(
+  store: CellStore,
+  modelId: number,
+  cellIds: readonly number[],
+  dims: number,
+  out: Float32Array,
+): Uint8Array {
+  const has = new Uint8Array(cellIds.length);
+  if (cellIds.length === 0) return has;
+  const row = new Map<number, number>();
+  cellIds.forEach((id, k) => row.set(id, k));
+  const rows = store.db
+    .prepare(
+      `SELECT cell_id, dtype, vector FROM embeddings WHERE model_id = ? AND cell_id IN (${cellIds.map(() => '?').join(',')})`,
+    )
+    .raw()
+    .all(modelId, ...cellIds) as Array<[number, 'f32' | 'f16', Buffer]>;
+  const bytes = new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
+  for (const [id, dtype, vector] of rows) {
+    const k = row.get(id)!;
+    if (dtype === 'f32') {
+      if (vector.byteLength !== dims * 4)
+        throw new Error(`cell ${id}: vector of ${vector.byteLength / 4} dims, expected ${dims}`);
+      bytes.set(vector, k * dims * 4);
+    } else {
+      if (vector.byteLength !== dims * 2)
+        throw new Error(`cell ${id}: vector of ${vector.byteLength / 2} dims, expected ${dims}`);
+      for (let j = 0; j < dims; j++) out[k * dims + j] = halfToFloat(vector.readUInt16LE(2 * j));
+    }
+    has[k] = 1;
+  }
+  return has;
 }
