@@ -125,7 +125,12 @@ describe('VectorIndex', () => {
   });
 
   it('ANN (usearch HNSW) stays in step with adds and removes', async () => {
-    const index = new VectorIndex(dims, { workers: 2, annThreshold: 100, annExpansionSearch: 256 });
+    const index = new VectorIndex(dims, {
+      workers: 2,
+      annThreshold: 100,
+      annExpansionSearch: 256,
+      annKind: 'hnsw',
+    });
     indexes.push(index);
     index.add(ids.slice(0, 3000), data.subarray(0, 3000 * dims));
     await index.buildAnn({ batchSize: 1000 });
@@ -146,6 +151,51 @@ describe('VectorIndex', () => {
     expect(agree / 80).toBeGreaterThanOrEqual(0.95);
     const self = await index.search(data.subarray(5000 * dims, 5001 * dims), 3);
     expect(Array.from(self.ids)).not.toContain(ids[5000]);
+  });
+
+  it('ANN (IVF over int8 codes) finds the exact top-k, sees cells added after the build, drops removed ones', async () => {
+    const index = new VectorIndex(dims, { workers: 2, annThreshold: 100, annPendingLimit: 3000 });
+    indexes.push(index);
+    index.add(ids.slice(0, 3000), data.subarray(0, 3000 * dims));
+    const phases = new Set<string>();
+    await index.buildAnn({ onProgress: (_d, _t, phase) => phases.add(phase) });
+    expect(phases).toEqual(new Set(['ann']));
+    expect(index.annReady).toBe(true);
+    // Before any change: the IVF answers (not the exact scan) and agrees with brute force.
+    let agree = 0;
+    for (let q = 0; q < 8; q++) {
+      const query = queries.subarray(q * dims, (q + 1) * dims);
+      const got = Array.from((await index.search(query, 10)).ids);
+      const truth = bruteForce(data.subarray(0, 3000 * dims), ids.slice(0, 3000), query, dims, 10);
+      agree += got.filter((id) => truth.includes(id)).length;
+    }
+    expect(agree / 80).toBeGreaterThanOrEqual(0.95);
+    // 3000 cells added after the build (pending, scanned exactly) and one removed.
+    index.add(ids.slice(3000), data.subarray(3000 * dims));
+    index.remove([ids[10]]);
+    expect(index.annReady).toBe(true);
+    const keptIds = ids.filter((_, i) => i !== 10);
+    const keptData = new Float32Array((n - 1) * dims);
+    keptData.set(data.subarray(0, 10 * dims));
+    keptData.set(data.subarray(11 * dims), 10 * dims);
+    agree = 0;
+    for (let q = 0; q < 8; q++) {
+      const query = queries.subarray(q * dims, (q + 1) * dims);
+      const got = Array.from((await index.search(query, 10)).ids);
+      const truth = bruteForce(keptData, keptIds, query, dims, 10);
+      agree += got.filter((id) => truth.includes(id)).length;
+    }
+    expect(agree / 80).toBeGreaterThanOrEqual(0.95);
+    const late = await index.search(data.subarray(4000 * dims, 4001 * dims), 1);
+    expect(late.ids[0]).toBe(ids[4000]);
+    const gone = await index.search(data.subarray(10 * dims, 11 * dims), 3);
+    expect(Array.from(gone.ids)).not.toContain(ids[10]);
+    // Past the pending limit the ANN is no longer ready (searches fall back to the exact scan until a rebuild).
+    index.add([999_999], data.subarray(0, dims));
+    expect(index.annReady).toBe(false);
+    await index.buildAnn();
+    expect(index.annReady).toBe(true);
+    expect((await index.search(data.subarray(4000 * dims, 4001 * dims), 1)).ids[0]).toBe(ids[4000]);
   });
 
   it('linear scores in workers match a direct softmax', async () => {

@@ -1,6 +1,8 @@
 import usearch, { type Index as AnnIndex } from 'usearch';
 import { instantiateDotKernel, KERNEL_MAX_PAGES, KERNEL_STRIDE_ALIGN, type DotKernel } from './dot-kernel';
 import { defaultWorkerCount, KnnPool, type ScanResult, type ScanTask } from './knn-pool';
+import { IvfIndex } from './ivf';
+import { TopK } from './top-k';
 
 /**
  * Cosine nearest-neighbour index over cell embeddings.
@@ -15,8 +17,11 @@ import { defaultWorkerCount, KnnPool, type ScanResult, type ScanTask } from './k
  * - large index: int8 scan split across the worker pool, then the best `rescore` candidates per query are rescored
  *   in float32 (exact scores; recall of the true top-k is ~1 for rescore >= 10k, measured in bench/search-1m.ts);
  * - `precision: 'fp32'`: float32 scan across the pool (exact ranking, ~2x the int8 time);
- * - very large index with the ANN built (`buildAnn`, usearch HNSW, int8 by default): graph search over-fetching `annOverfetch`
- *   x k, rescored in float32. The ANN is kept in step by add/remove once built.
+ * - very large index with the ANN built (`buildAnn`): by default an IVF over the int8 codes (ivf.ts: the
+ *   `annProbes` lists nearest the query are scanned, the best `rescore` candidates rescored in float32); vectors
+ *   added after the build are scanned exactly until more than `annPendingLimit` of them make the ANN not ready
+ *   (the caller rebuilds it). `annKind: 'hnsw'` uses a usearch HNSW graph instead (over-fetching `annOverfetch` x
+ *   k, rescored in float32), kept in step by add/remove.
  *
  * Limits: each memory is one wasm32 address space (4 GiB), so at most ~2.6 M rows of 384 dims (float32 copy).
  * Concurrency: add/remove are synchronous and must not overlap a pending async search (the engine serialises
@@ -29,6 +34,8 @@ export interface SearchOptions {
   precision?: 'int8' | 'fp32';
   /** Force a brute-force scan even when the ANN is built. */
   exact?: boolean;
+  /** IVF lists scanned for this search (default: the index's `annProbes`). */
+  probes?: number;
   /**
    * Cell ids never returned (e.g. the query cells themselves, labeled cells). The scan over-fetches by the set's
    * size up to 2000, so with a larger set a query may return fewer than k cells.
@@ -79,6 +86,12 @@ export interface VectorIndexOptions {
   annExpansionAdd?: number;
   /** Scalar type of the HNSW copy; candidates are rescored in float32 either way (default 'i8'). */
   annQuantization?: 'i8' | 'f16' | 'f32';
+  /** ANN structure (default 'ivf'; see ivf.ts for why). */
+  annKind?: 'ivf' | 'hnsw';
+  /** IVF lists scanned per query (default 24). */
+  annProbes?: number;
+  /** IVF: vectors added after the build that are still scanned exactly; beyond this the ANN reports not ready. */
+  annPendingLimit?: number;
 }
 
 export interface ProgressOptions {
@@ -121,6 +134,9 @@ export class VectorIndex {
   private readonly slotOf = new Map<number, number>();
   private pool: KnnPool | undefined;
   private ann: AnnIndex | undefined;
+  private ivf: IvfIndex | undefined;
+  /** Ids added or replaced since the IVF build started (not in it, or with stale codes there). */
+  private readonly ivfPending = new Set<number>();
   private annBuilding = false;
   private poolQueue: Promise<unknown> = Promise.resolve();
 
@@ -137,6 +153,9 @@ export class VectorIndex {
       annConnectivity: options.annConnectivity ?? 16,
       annExpansionAdd: options.annExpansionAdd ?? 64,
       annQuantization: options.annQuantization ?? 'i8',
+      annKind: options.annKind ?? 'ivf',
+      annProbes: options.annProbes ?? 24,
+      annPendingLimit: options.annPendingLimit ?? 2048,
     };
     const scratchSlots = this.options.workers + 1;
     this.scaleOffset = alignUp(dims, 4);
@@ -186,7 +205,9 @@ export class VectorIndex {
   }
 
   get annReady(): boolean {
-    return this.ann !== undefined && !this.annBuilding;
+    if (this.annBuilding) return false;
+    if (this.ivf) return this.ivfPending.size <= this.options.annPendingLimit;
+    return this.ann !== undefined;
   }
 
   has(id: number): boolean {
@@ -287,6 +308,7 @@ export class VectorIndex {
         this.ann.remove(BigInt(id));
       }
       this.writeRow(slot, vectors, i * this.dims);
+      if (this.ivf || this.annBuilding) this.ivfPending.add(id);
       annKeys.push(id);
       annRows.push(slot);
     }
@@ -610,6 +632,10 @@ export class VectorIndex {
     opts: SearchOptions,
     out: BatchSearchResult,
   ): void {
+    if (this.ivf) {
+      this.ivfSearch(this.ivf, normalized, queryCount, k, opts, out);
+      return;
+    }
     const ann = this.ann!;
     const excluded = Math.min(opts.exclude?.size ?? 0, MAX_EXCLUDE_OVERFETCH);
     const fetch = Math.min(this.count, (k + excluded) * this.options.annOverfetch);
@@ -619,6 +645,35 @@ export class VectorIndex {
       for (const key of matches.keys) {
         const slot = this.slotOf.get(Number(key));
         if (slot !== undefined) slots.push(slot);
+      }
+      this.finish(slots, normalized, q, k, opts.exclude, out, true);
+    }
+  }
+
+  private ivfSearch(
+    ivf: IvfIndex,
+    normalized: Float32Array,
+    queryCount: number,
+    k: number,
+    opts: SearchOptions,
+    out: BatchSearchResult,
+  ): void {
+    const excluded = Math.min(opts.exclude?.size ?? 0, MAX_EXCLUDE_OVERFETCH);
+    const keep = Math.max(k, opts.rescore ?? 100) + excluded;
+    for (let q = 0; q < queryCount; q++) {
+      const found = ivf.search(
+        normalized.subarray(q * this.dims, (q + 1) * this.dims),
+        keep,
+        opts.probes ?? this.options.annProbes,
+      );
+      const slots = new Set<number>();
+      for (const id of found.ids) {
+        const slot = this.slotOf.get(id);
+        if (slot !== undefined) slots.add(slot);
+      }
+      for (const id of this.ivfPending) {
+        const slot = this.slotOf.get(id);
+        if (slot !== undefined) slots.add(slot);
       }
       this.finish(slots, normalized, q, k, opts.exclude, out, true);
     }
@@ -645,6 +700,7 @@ export class VectorIndex {
    * cancellation work; afterwards add/remove keep it in step. Searches stay exact until the build completes.
    */
   async buildAnn(opts: ProgressOptions & { batchSize?: number } = {}): Promise<void> {
+    if (this.options.annKind === 'ivf') return this.buildIvf(opts);
     const ann = new usearch.Index({
       dimensions: this.dims,
       metric: usearch.MetricKind.IP,
@@ -685,8 +741,39 @@ export class VectorIndex {
     }
   }
 
+  /** IVF build (ivf.ts) over the current rows; vectors added meanwhile stay pending (scanned exactly). */
+  private async buildIvf(opts: ProgressOptions): Promise<void> {
+    if (this.annBuilding) throw new Error('buildAnn: a build is already running');
+    this.annBuilding = true;
+    this.ivfPending.clear();
+    try {
+      const f32Row = (slot: number): Float32Array => {
+        const base = (this.f32.rows + slot * this.f32.rowBytes) >> 2;
+        return this.f32View().subarray(base, base + this.dims);
+      };
+      this.ivf = await IvfIndex.build(
+        {
+          dims: this.dims,
+          count: this.count,
+          i8Stride: this.i8.stride,
+          f32Row,
+          i8Row: (slot) =>
+            new Uint8Array(this.i8Memory.buffer, this.i8.rows + slot * this.i8.rowBytes, this.i8.rowBytes),
+          idOf: (slot) => this.slotIds[slot],
+          currentCount: () => this.count,
+        },
+        { signal: opts.signal, onProgress: opts.onProgress },
+      );
+      this.ann = undefined;
+    } finally {
+      this.annBuilding = false;
+    }
+  }
+
   dropAnn(): void {
     this.ann = undefined;
+    this.ivf = undefined;
+    this.ivfPending.clear();
   }
 
   /**
@@ -749,20 +836,20 @@ export class VectorIndex {
     };
   }
 
-  /** Approximate resident bytes: both vector copies at current capacity, id maps and the ANN (f16). */
+  /** Approximate resident bytes: both vector copies at current capacity, id maps and the ANN. */
   memoryBytes(): number {
     const vectors = this.i8Memory.buffer.byteLength + this.f32Memory.buffer.byteLength;
     const scalarBytes = { i8: 1, f16: 2, f32: 4 }[this.options.annQuantization];
     const ann = this.ann
       ? this.ann.size() * (this.dims * scalarBytes + this.options.annConnectivity * 2 * 4 + 16)
       : 0;
-    return vectors + this.capacity * 4 + this.slotOf.size * 40 + ann;
+    return vectors + this.capacity * 4 + this.slotOf.size * 40 + ann + (this.ivf?.bytes ?? 0);
   }
 
   async close(): Promise<void> {
     await this.pool?.close();
     this.pool = undefined;
-    this.ann = undefined;
+    this.dropAnn();
   }
 }
 
@@ -770,47 +857,4 @@ function trimSingle(batch: BatchSearchResult): SearchResult {
   let n = 0;
   while (n < batch.k && batch.ids[n] >= 0) n++;
   return { ids: batch.ids.slice(0, n), scores: batch.scores.slice(0, n) };
-}
-
-/** Bounded min-heap keeping the largest scores seen. */
-class TopK {
-  size = 0;
-  constructor(
-    private readonly scores: Float32Array,
-    private readonly slots: Int32Array,
-  ) {}
-
-  push(score: number, slot: number): void {
-    const cap = this.scores.length;
-    const s = this.scores;
-    const l = this.slots;
-    if (this.size === cap && score <= s[0]) return;
-    if (this.size < cap) {
-      let i = this.size++;
-      s[i] = score;
-      l[i] = slot;
-      while (i > 0) {
-        const p = (i - 1) >> 1;
-        if (s[p] <= s[i]) break;
-        [s[p], s[i]] = [s[i], s[p]];
-        [l[p], l[i]] = [l[i], l[p]];
-        i = p;
-      }
-      return;
-    }
-    s[0] = score;
-    l[0] = slot;
-    let i = 0;
-    for (;;) {
-      const a = 2 * i + 1;
-      const b = a + 1;
-      let m = i;
-      if (a < cap && s[a] < s[m]) m = a;
-      if (b < cap && s[b] < s[m]) m = b;
-      if (m === i) return;
-      [s[m], s[i]] = [s[i], s[m]];
-      [l[m], l[i]] = [l[i], l[m]];
-      i = m;
-    }
-  }
 }

@@ -84,8 +84,9 @@ export class VectorCache {
   }
 
   /**
-   * Above the index's ANN threshold (200k cells) an HNSW graph is built in the background; until it is ready,
-   * and for anything smaller, searches use the exact int8 scan (84 ms for 1M x 384).
+   * Above the index's ANN threshold (200k cells) an IVF index (search/ivf.ts) is built in the background, and
+   * rebuilt once more cells were added since than it scans exactly; until it is ready, and for anything smaller,
+   * searches use the exact int8 scan (84 ms for 1M x 384).
    */
   private maybeBuildAnn(index: VectorIndex): void {
     if (index.size < ANN_MIN_CELLS || index.annReady || this.annBuilding.has(index)) return;
