@@ -70,7 +70,10 @@ export function stainMaps(img: RgbImage, background: [number, number] = backgrou
 }
 
 function quantile(values: ArrayLike<number>, q: number): number {
-  const sorted = Float64Array.from(values).sort();
+  return sortedQuantile(new Float64Array(values).sort(), q);
+}
+
+function sortedQuantile(sorted: ArrayLike<number>, q: number): number {
   if (sorted.length === 0) return 0;
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.floor(q * (sorted.length - 1))))];
 }
@@ -83,15 +86,18 @@ function quantile(values: ArrayLike<number>, q: number): number {
 export function foregroundThreshold(smooth: Float32Array): number {
   const n = smooth.length;
   const step = Math.max(1, Math.floor(n / 20000));
-  const sample: number[] = [];
-  for (let i = 0; i < n; i += step) sample.push(smooth[i]);
-  const lo = Math.min(0, quantile(sample, 0.005));
-  const hi = Math.max(lo + 0.05, quantile(sample, 0.995));
+  // Float32 samples sort in the same order as their float64 values: one typed sort serves both quantiles.
+  const sample = new Float32Array(Math.ceil(n / step));
+  for (let i = 0, k = 0; i < n; i += step) sample[k++] = smooth[i];
+  sample.sort();
+  const lo = Math.min(0, sortedQuantile(sample, 0.005));
+  const hi = Math.max(lo + 0.05, sortedQuantile(sample, 0.995));
   const hist = new Float64Array(256);
   const scale = 255 / (hi - lo);
   for (let i = 0; i < n; i++) {
-    const b = Math.min(255, Math.max(0, Math.round((smooth[i] - lo) * scale)));
-    hist[b]++;
+    // Math.round for the bins that count: negatives clamp to bin 0 either way.
+    const v = (smooth[i] - lo) * scale + 0.5;
+    hist[v <= 0 ? 0 : v >= 255 ? 255 : Math.floor(v)]++;
   }
   // Background mode: the histogram peak among near-zero densities (the background defines OD = 0).
   const modeLimit = Math.min(255, Math.max(1, Math.round((0.12 - lo) * scale)));
