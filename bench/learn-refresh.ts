@@ -1,7 +1,7 @@
 /**
  * Prediction refresh after a label change, 1M cells x 384 dims, 13 classes: linear probe retrained on the labeled
  * cells (cold, then warm-started from the previous probe after 20 more labels) with the app's refresh tolerance
- * (REFRESH_TOLERANCE, as services/probe-worker.ts), and applied to every cell by the index's worker-pool matvec.
+ * (REFRESH_PROBE_OPTIONS: tolerance 1e-4, float32 SIMD objective; as services/probe-worker.ts), and applied to every cell by the index's worker-pool matvec.
  * Also reports how many cells' predicted class differs from a probe trained to full convergence (tolerance
  * 1e-7). Goal: refresh <= 2 s.
  *
@@ -10,7 +10,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import { VectorIndex } from '../src/main/engine/search/vector-index';
-import { REFRESH_TOLERANCE, trainLinearProbe } from '../src/main/engine/learn/linear-probe';
+import { REFRESH_PROBE_OPTIONS, trainLinearProbe } from '../src/main/engine/learn/linear-probe';
 import { predictAll } from '../src/main/engine/learn/predict';
 import { seededRandom } from '../src/main/engine/learn/evaluate';
 
@@ -63,7 +63,7 @@ let t = performance.now();
 const cold = await predictAll(
   index,
   { ids: labeled, labels: labelsOf(labeled) },
-  { linear: { tolerance: REFRESH_TOLERANCE } },
+  { linear: REFRESH_PROBE_OPTIONS },
 );
 const coldMs = performance.now() - t;
 const accuracy = (p: typeof cold): number =>
@@ -74,22 +74,27 @@ t = performance.now();
 const warm = await predictAll(
   index,
   { ids: more, labels: labelsOf(more) },
-  { linear: { initial: cold.probe, tolerance: REFRESH_TOLERANCE } },
+  { linear: { ...REFRESH_PROBE_OPTIONS, initial: cold.probe } },
 );
 const warmMs = performance.now() - t;
 
 // Breakdown of the warm refresh.
 t = performance.now();
 const probe = trainLinearProbe(index.vectors(more), Int32Array.from(labelsOf(more)), dims, {
+  ...REFRESH_PROBE_OPTIONS,
   initial: cold.probe,
-  tolerance: REFRESH_TOLERANCE,
 });
 const warmTrainMs = performance.now() - t;
 t = performance.now();
 await index.linearPredict(probe.weights, probe.bias);
 const matvecMs = performance.now() - t;
 t = performance.now();
-const coldProbe = trainLinearProbe(index.vectors(more), Int32Array.from(labelsOf(more)), dims);
+const coldProbe = trainLinearProbe(
+  index.vectors(more),
+  Int32Array.from(labelsOf(more)),
+  dims,
+  REFRESH_PROBE_OPTIONS,
+);
 const coldTrainMs = performance.now() - t;
 // The same labels trained to full convergence (the default tolerance 1e-7): how many cells change class.
 const converged = await predictAll(
@@ -116,7 +121,7 @@ const result = {
     coldIterations: coldProbe.iterations,
     matvecAllCellsMs: round(matvecMs),
   },
-  refreshTolerance: REFRESH_TOLERANCE,
+  refreshOptions: REFRESH_PROBE_OPTIONS,
   cellsWhosePredictionDiffersFromConvergedProbe: changed,
   convergedWarmIterations: converged.probe?.iterations,
   accuracyOnAllCells: { cold: accuracy(cold), warm: accuracy(warm) },

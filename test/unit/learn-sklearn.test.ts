@@ -2,7 +2,11 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { PROJECT_ROOT } from '../helpers/data';
-import { probeProbabilities, trainLinearProbe } from '../../src/main/engine/learn/linear-probe';
+import {
+  probeProbabilities,
+  REFRESH_PROBE_OPTIONS,
+  trainLinearProbe,
+} from '../../src/main/engine/learn/linear-probe';
 import { knnClassify } from '../../src/main/engine/learn/knn-classifier';
 import { classificationReport, evaluate } from '../../src/main/engine/learn/evaluate';
 
@@ -71,6 +75,30 @@ describe('linear probe vs scikit-learn LogisticRegression (multinomial, lbfgs, S
     let maxError = 0;
     for (let i = 0; i < a.length; i++) maxError = Math.max(maxError, Math.abs(a[i] - b[i]));
     expect(maxError).toBeLessThan(1e-3);
+  });
+
+  it('the refresh settings (float32 SIMD objective, tolerance 1e-4) give the same predictions', () => {
+    const fast = trainLinearProbe(trainX, trainY, dims, REFRESH_PROBE_OPTIONS);
+    expect(fast.converged).toBe(true);
+    expect(fast.iterations).toBeLessThan(probe.iterations);
+    const a = probeProbabilities(fast, testX);
+    let maxError = 0;
+    for (let i = 0; i < a.length; i++)
+      maxError = Math.max(maxError, Math.abs(a[i] - fixture.linear.probabilities[i]));
+    expect(maxError).toBeLessThan(5e-3);
+    const K = fast.classes.length;
+    const predicted = Array.from({ length: testY.length }, (_, i) => {
+      let best = 0;
+      for (let c = 1; c < K; c++) if (a[i * K + c] > a[i * K + best]) best = c;
+      return fast.classes[best];
+    });
+    expect(predicted).toEqual(fixture.linear.predicted);
+    // Fully converged in float32 SIMD, the probe is as close to scikit-learn's as the float64 one.
+    const tight = probeProbabilities(trainLinearProbe(trainX, trainY, dims, { simd: true }), testX);
+    let tightError = 0;
+    for (let i = 0; i < tight.length; i++)
+      tightError = Math.max(tightError, Math.abs(tight[i] - fixture.linear.probabilities[i]));
+    expect(tightError).toBeLessThan(5e-4);
   });
 
   it('evaluate(linear) reports scikit-learn metrics', () => {

@@ -1,5 +1,5 @@
 import { parentPort } from 'node:worker_threads';
-import { REFRESH_TOLERANCE, trainLinearProbe, type LinearProbe } from '../learn/linear-probe';
+import { REFRESH_PROBE_OPTIONS, trainLinearProbe, type LinearProbe } from '../learn/linear-probe';
 
 interface ProbeTask {
   id: number;
@@ -12,7 +12,7 @@ interface ProbeTask {
 // Training runs here so the engine's event loop keeps answering the UI (labels, pages, undo) meanwhile.
 parentPort!.on('message', (t: ProbeTask) => {
   try {
-    const probe = trainLinearProbe(t.x, t.y, t.dims, { initial: t.initial, tolerance: REFRESH_TOLERANCE });
+    const probe = trainLinearProbe(t.x, t.y, t.dims, { ...REFRESH_PROBE_OPTIONS, initial: t.initial });
     parentPort!.postMessage({ id: t.id, probe });
   } catch (err) {
     parentPort!.postMessage({ id: t.id, error: (err as Error).message });
