@@ -16,9 +16,19 @@ import { ImportView, droppedPaths } from './views/ImportView';
 import { SettingsView } from './views/SettingsView';
 import { ExportView } from './views/ExportView';
 import { ReviewSessionsView } from './views/ReviewSessionsView';
+import { ClassesView } from './views/ClassesView';
 
 type View =
-  'slides' | 'gallery' | 'map' | 'review' | 'sessions' | 'models' | 'import' | 'export' | 'settings';
+  | 'slides'
+  | 'gallery'
+  | 'map'
+  | 'review'
+  | 'sessions'
+  | 'models'
+  | 'import'
+  | 'export'
+  | 'settings'
+  | 'classes';
 const VIEWS: Array<{ id: View; label: string }> = [
   { id: 'slides', label: 'Slides' },
   { id: 'gallery', label: 'Gallery' },
@@ -29,7 +39,10 @@ const VIEWS: Array<{ id: View; label: string }> = [
   { id: 'import', label: 'Import' },
   { id: 'export', label: 'Export' },
   { id: 'settings', label: 'Settings' },
+  { id: 'classes', label: 'Classes' },
 ];
+// Alt+1 .. Alt+9, then Alt+0 for the tenth view.
+const viewKey = (i: number) => String((i + 1) % 10);
 const ALL_CELLS: CellSource = { kind: 'query', filter: {}, sort: 'id' };
 
 function storedModelId(projectPath: string | undefined): number | null {
@@ -80,9 +93,10 @@ export function App() {
         void undoLabels({ notify, setError }, isRedo(e));
         return;
       }
-      if (e.altKey && !e.ctrlKey && /^[1-9]$/.test(e.key)) {
+      const i = VIEWS.findIndex((_v, j) => viewKey(j) === e.key);
+      if (e.altKey && !e.ctrlKey && i >= 0) {
         e.preventDefault();
-        setView(VIEWS[Number(e.key) - 1].id);
+        setView(VIEWS[i].id);
       }
     },
     [hasProject, notify, setError],
@@ -131,7 +145,7 @@ export function App() {
                     type="button"
                     aria-pressed={view === v.id}
                     data-testid={`nav-${v.id}`}
-                    title={`${v.label} (Alt+${i + 1})`}
+                    title={`${v.label} (Alt+${viewKey(i)})`}
                     onClick={() => setView(v.id)}
                   >
                     {v.label}
@@ -204,6 +218,7 @@ export function App() {
             {view === 'sessions' && <ReviewSessionsView />}
             {view === 'export' && <ExportView />}
             {view === 'settings' && <SettingsView onTheme={setTheme} />}
+            {view === 'classes' && <ClassesView />}
           </>
         )}
         <StatusBar stats={state.stats} jobs={state.jobs} notice={state.notice} />
