@@ -37,11 +37,11 @@ export function toPlanes(
   const W = region?.width ?? Math.max(1, Math.floor(crop.width / factor));
   const H = region?.height ?? Math.max(1, Math.floor(crop.height / factor));
   const n = W * H;
-  const r = scratchF32(n);
-  const g = scratchF32(n);
-  const b = scratchF32(n);
+  const r = scratchF32(n, false);
+  const g = scratchF32(n, false);
+  const b = scratchF32(n, false);
   const src = crop.mask;
-  const mask = src ? scratchU8(n) : undefined;
+  const mask = src ? scratchU8(n, false) : undefined;
   if (factor === 1) {
     for (let y = 0; y < H; y++) {
       let j = ((y + y0) * w + x0) * 3;
@@ -55,29 +55,88 @@ export function toPlanes(
     }
     return { planes: { r, g, b, width: W, height: H }, mask };
   }
+  if (factor === 2) return toPlanesHalf(crop, x0, y0, W, H, r, g, b, mask);
+  // Box sums row by row into per-column accumulators: sequential reads of each source row, no per-pixel
+  // index arithmetic. Integer sums are exact, so the result does not depend on the summation order.
   const inv = 1 / (factor * factor);
+  const half = factor * factor;
+  const ar = scratchI32(W);
+  const ag = scratchI32(W);
+  const ab = scratchI32(W);
+  const am = scratchI32(W);
   for (let y = 0; y < H; y++) {
-    for (let x = 0; x < W; x++) {
-      let sr = 0;
-      let sg = 0;
-      let sb = 0;
-      let sm = 0;
-      for (let dy = 0; dy < factor; dy++) {
-        const row = ((y + y0) * factor + dy) * w + (x + x0) * factor;
-        for (let dx = 0; dx < factor; dx++) {
-          const p = row + dx;
-          const j = p * 3;
+    ar.fill(0);
+    ag.fill(0);
+    ab.fill(0);
+    am.fill(0);
+    for (let dy = 0; dy < factor; dy++) {
+      const row = ((y + y0) * factor + dy) * w + x0 * factor;
+      let j = row * 3;
+      for (let x = 0; x < W; x++) {
+        let sr = 0;
+        let sg = 0;
+        let sb = 0;
+        for (let dx = 0; dx < factor; dx++, j += 3) {
           sr += rgb[j];
           sg += rgb[j + 1];
           sb += rgb[j + 2];
-          if (src) sm += src[p] ? 1 : 0;
+        }
+        ar[x] += sr;
+        ag[x] += sg;
+        ab[x] += sb;
+      }
+      if (src) {
+        let p = row;
+        for (let x = 0; x < W; x++) {
+          let sm = 0;
+          for (let dx = 0; dx < factor; dx++, p++) if (src[p]) sm++;
+          am[x] += sm;
         }
       }
-      const i = y * W + x;
-      r[i] = sr * inv;
-      g[i] = sg * inv;
-      b[i] = sb * inv;
-      if (mask) mask[i] = sm * 2 >= factor * factor ? 1 : 0;
+    }
+    const i0 = y * W;
+    for (let x = 0; x < W; x++) {
+      r[i0 + x] = ar[x] * inv;
+      g[i0 + x] = ag[x] * inv;
+      b[i0 + x] = ab[x] * inv;
+    }
+    if (mask) for (let x = 0; x < W; x++) mask[i0 + x] = am[x] * 2 >= half ? 1 : 0;
+  }
+  return { planes: { r, g, b, width: W, height: H }, mask };
+}
+
+/** toPlanes at factor 2, the common case (smear cells of 33-64 px), with the 2x2 box written out. */
+function toPlanesHalf(
+  crop: CellCrop,
+  x0: number,
+  y0: number,
+  W: number,
+  H: number,
+  r: Float32Array,
+  g: Float32Array,
+  b: Float32Array,
+  mask: Uint8Array | undefined,
+): { planes: Planes; mask: Uint8Array | undefined } {
+  const { rgb, width: w } = crop;
+  const src = crop.mask;
+  for (let y = 0; y < H; y++) {
+    const top = (y + y0) * 2 * w + x0 * 2;
+    const bottom = top + w;
+    const i0 = y * W;
+    for (let x = 0; x < W; x++) {
+      const a = (top + 2 * x) * 3;
+      const c = (bottom + 2 * x) * 3;
+      r[i0 + x] = (rgb[a] + rgb[a + 3] + rgb[c] + rgb[c + 3]) * 0.25;
+      g[i0 + x] = (rgb[a + 1] + rgb[a + 4] + rgb[c + 1] + rgb[c + 4]) * 0.25;
+      b[i0 + x] = (rgb[a + 2] + rgb[a + 5] + rgb[c + 2] + rgb[c + 5]) * 0.25;
+    }
+    if (mask && src) {
+      for (let x = 0; x < W; x++) {
+        const p = top + 2 * x;
+        const q = bottom + 2 * x;
+        const votes = (src[p] ? 1 : 0) + (src[p + 1] ? 1 : 0) + (src[q] ? 1 : 0) + (src[q + 1] ? 1 : 0);
+        mask[i0 + x] = votes >= 2 ? 1 : 0;
+      }
     }
   }
   return { planes: { r, g, b, width: W, height: H }, mask };
@@ -89,44 +148,47 @@ export function toPlanes(
  */
 export function chamferDistance(mask: Uint8Array, W: number, H: number, out?: Float32Array): Float32Array {
   const n = W * H;
-  const d = out ?? scratchF32(n);
-  const BIG = 1e9;
+  const d = out ?? scratchF32(n, false);
+  // Distances in thirds of a pixel on a copy framed by one background pixel, so no neighbour needs a bounds
+  // test; integers, so exact.
+  const PW = W + 2;
+  const pd = scratchI32(PW * (H + 2));
   for (let y = 0; y < H; y++) {
-    for (let x = 0; x < W; x++) {
-      const i = y * W + x;
-      if (!mask[i]) {
-        d[i] = 0;
-        continue;
-      }
-      let v = BIG;
-      const left = x > 0 ? d[i - 1] + 3 : 3;
-      const up = y > 0 ? d[i - W] + 3 : 3;
-      const ul = x > 0 && y > 0 ? d[i - W - 1] + 4 : 4;
-      const ur = x < W - 1 && y > 0 ? d[i - W + 1] + 4 : 4;
-      if (left < v) v = left;
+    const row = y * W;
+    let p = (y + 1) * PW + 1;
+    for (let x = 0; x < W; x++, p++) {
+      if (!mask[row + x]) continue;
+      let v = pd[p - 1] + 3;
+      const up = pd[p - PW] + 3;
+      const ul = pd[p - PW - 1] + 4;
+      const ur = pd[p - PW + 1] + 4;
       if (up < v) v = up;
       if (ul < v) v = ul;
       if (ur < v) v = ur;
-      d[i] = v;
+      pd[p] = v;
     }
   }
   for (let y = H - 1; y >= 0; y--) {
-    for (let x = W - 1; x >= 0; x--) {
-      const i = y * W + x;
-      if (!mask[i]) continue;
-      let v = d[i];
-      const right = x < W - 1 ? d[i + 1] + 3 : 3;
-      const down = y < H - 1 ? d[i + W] + 3 : 3;
-      const dr = x < W - 1 && y < H - 1 ? d[i + W + 1] + 4 : 4;
-      const dl = x > 0 && y < H - 1 ? d[i + W - 1] + 4 : 4;
+    const row = y * W;
+    let p = (y + 1) * PW + W;
+    for (let x = W - 1; x >= 0; x--, p--) {
+      if (!mask[row + x]) {
+        d[row + x] = 0;
+        continue;
+      }
+      let v = pd[p];
+      const right = pd[p + 1] + 3;
+      const down = pd[p + PW] + 3;
+      const dr = pd[p + PW + 1] + 4;
+      const dl = pd[p + PW - 1] + 4;
       if (right < v) v = right;
       if (down < v) v = down;
       if (dr < v) v = dr;
       if (dl < v) v = dl;
-      d[i] = v;
+      pd[p] = v;
+      d[row + x] = v / 3;
     }
   }
-  for (let i = 0; i < n; i++) d[i] /= 3;
   return d;
 }
 
@@ -141,7 +203,7 @@ export interface Components {
 export function labelComponents(mask: Uint8Array, W: number, H: number): Components {
   const n = W * H;
   const labels = scratchI32(n);
-  const stack = scratchI32(n);
+  const stack = scratchI32(n, false);
   const sizes: number[] = [];
   let count = 0;
   for (let s = 0; s < n; s++) {
@@ -154,15 +216,14 @@ export function labelComponents(mask: Uint8Array, W: number, H: number): Compone
     while (top > 0) {
       const i = stack[--top];
       size++;
-      const x = i % W;
-      const y = (i - x) / W;
-      for (let dy = -1; dy <= 1; dy++) {
-        const yy = y + dy;
-        if (yy < 0 || yy >= H) continue;
-        for (let dx = -1; dx <= 1; dx++) {
-          const xx = x + dx;
-          if (xx < 0 || xx >= W) continue;
-          const j = yy * W + xx;
+      const y = (i / W) | 0;
+      const x = i - y * W;
+      const xLo = x > 0 ? i - 1 : i;
+      const xHi = x < W - 1 ? i + 1 : i;
+      const rowLo = y > 0 ? -W : 0;
+      const rowHi = y < H - 1 ? W : 0;
+      for (let dr = rowLo; dr <= rowHi; dr += W) {
+        for (let j = xLo + dr; j <= xHi + dr; j++) {
           if (mask[j] && !labels[j]) {
             labels[j] = count;
             stack[top++] = j;
@@ -262,10 +323,11 @@ export function cropPlanes(
   h: number,
 ): { planes: Planes; mask: Uint8Array } {
   const W = planes.width;
-  const r = scratchF32(w * h);
-  const g = scratchF32(w * h);
-  const b = scratchF32(w * h);
-  const m = scratchU8(w * h);
+  if (x0 === 0 && y0 === 0 && w === W && h === planes.height) return { planes, mask };
+  const r = scratchF32(w * h, false);
+  const g = scratchF32(w * h, false);
+  const b = scratchF32(w * h, false);
+  const m = scratchU8(w * h, false);
   for (let y = 0; y < h; y++) {
     const from = (y + y0) * W + x0;
     const to = y * w;
@@ -298,35 +360,39 @@ export function resetScratch(): void {
   next.u32 = 0;
 }
 
-/** A zeroed Uint8Array of length n from the pool. */
-export function scratchU8(n: number): Uint8Array {
+/** A Uint8Array of length n from the pool, zeroed unless the caller overwrites every element itself. */
+export function scratchU8(n: number, zeroed = true): Uint8Array {
   if (next.u8 >= POOL_LIMIT) return new Uint8Array(n);
   let buf = pools.u8[next.u8];
   if (!buf || buf.length < n) pools.u8[next.u8] = buf = new Uint8Array(Math.max(n, 1024));
   next.u8++;
-  return buf.subarray(0, n).fill(0);
+  const view = buf.subarray(0, n);
+  return zeroed ? view.fill(0) : view;
 }
 
-export function scratchI32(n: number): Int32Array {
+export function scratchI32(n: number, zeroed = true): Int32Array {
   if (next.i32 >= POOL_LIMIT) return new Int32Array(n);
   let buf = pools.i32[next.i32];
   if (!buf || buf.length < n) pools.i32[next.i32] = buf = new Int32Array(Math.max(n, 1024));
   next.i32++;
-  return buf.subarray(0, n).fill(0);
+  const view = buf.subarray(0, n);
+  return zeroed ? view.fill(0) : view;
 }
 
-export function scratchF32(n: number): Float32Array {
+export function scratchF32(n: number, zeroed = true): Float32Array {
   if (next.f32 >= POOL_LIMIT) return new Float32Array(n);
   let buf = pools.f32[next.f32];
   if (!buf || buf.length < n) pools.f32[next.f32] = buf = new Float32Array(Math.max(n, 1024));
   next.f32++;
-  return buf.subarray(0, n).fill(0);
+  const view = buf.subarray(0, n);
+  return zeroed ? view.fill(0) : view;
 }
 
-export function scratchU32(n: number): Uint32Array {
+export function scratchU32(n: number, zeroed = true): Uint32Array {
   if (next.u32 >= POOL_LIMIT) return new Uint32Array(n);
   let buf = pools.u32[next.u32];
   if (!buf || buf.length < n) pools.u32[next.u32] = buf = new Uint32Array(Math.max(n, 1024));
   next.u32++;
-  return buf.subarray(0, n).fill(0);
+  const view = buf.subarray(0, n);
+  return zeroed ? view.fill(0) : view;
 }

@@ -81,6 +81,8 @@ export function writeIntensityFeatures(input: IntensityInput, out: Float32Array,
   const { r, g, b, mask, depth, maxDepth, width: W, height: H } = input;
   const n = W * H;
 
+  // The mask's pixels once, as a list: every later pass visits only them.
+  const pixels = scratchI32(n, false);
   let area = 0;
   let sr = 0;
   let sg = 0;
@@ -90,7 +92,7 @@ export function writeIntensityFeatures(input: IntensityInput, out: Float32Array,
   let sb2 = 0;
   for (let i = 0; i < n; i++) {
     if (!mask[i]) continue;
-    area++;
+    pixels[area++] = i;
     sr += r[i];
     sg += g[i];
     sb += b[i];
@@ -98,6 +100,7 @@ export function writeIntensityFeatures(input: IntensityInput, out: Float32Array,
     sg2 += g[i] * g[i];
     sb2 += b[i] * b[i];
   }
+  const count = area;
   area = Math.max(area, 1);
   const mr = sr / area;
   const mg = Math.max(sg / area, 1);
@@ -119,8 +122,8 @@ export function writeIntensityFeatures(input: IntensityInput, out: Float32Array,
   const hDark = scratchU32(256);
   let m3 = 0;
   let m2 = 0;
-  for (let i = 0; i < n; i++) {
-    if (!mask[i]) continue;
+  for (let p = 0; p < count; p++) {
+    const i = pixels[p];
     const gn = g[i] * invG;
     const dn = depth[i] * invDepth;
     const ring = Math.min(PALLOR_RINGS - 1, Math.floor(dn * PALLOR_RINGS));
@@ -148,10 +151,10 @@ export function writeIntensityFeatures(input: IntensityInput, out: Float32Array,
   const rim = rimCount ? rimSum / rimCount : 1;
   const gMedian = histQuantile(hG, area, 0.5, 0, 2);
   const gP98 = histQuantile(hG, area, 0.98, 0, 2);
-  for (let i = 0; i < n; i++) if (mask[i]) hDark[histBin(1 - (g[i] * invG) / gMedian, -1, 1)]++;
 
-  // Pallor: the brightest interior pixels; their spread and shape tell discocyte (round, central), target
-  // (ring with dark centre), stomatocyte (slit) and spherocyte (none: contrast near zero).
+  // Darkness relative to the median, and pallor: the brightest interior pixels; their spread and shape
+  // tell discocyte (round, central), target (ring with dark centre), stomatocyte (slit) and spherocyte
+  // (none: contrast near zero).
   const pallorLevel = gMedian + 0.5 * (gP98 - gMedian);
   let pc = 0;
   let px = 0;
@@ -162,23 +165,23 @@ export function writeIntensityFeatures(input: IntensityInput, out: Float32Array,
   let pSum = 0;
   let restSum = 0;
   let pDepth = 0;
-  for (let y = 0; y < H; y++) {
-    for (let x = 0; x < W; x++) {
-      const i = y * W + x;
-      if (!mask[i]) continue;
-      const gn = g[i] * invG;
-      if (gn > pallorLevel && depth[i] * invDepth >= 0.2) {
-        pc++;
-        px += x;
-        py += y;
-        pxx += x * x;
-        pyy += y * y;
-        pxy += x * y;
-        pSum += gn;
-        pDepth += depth[i] * invDepth;
-      } else {
-        restSum += gn;
-      }
+  for (let p = 0; p < count; p++) {
+    const i = pixels[p];
+    const gn = g[i] * invG;
+    hDark[histBin(1 - gn / gMedian, -1, 1)]++;
+    if (gn > pallorLevel && depth[i] * invDepth >= 0.2) {
+      const y = (i / W) | 0;
+      const x = i - y * W;
+      pc++;
+      px += x;
+      py += y;
+      pxx += x * x;
+      pyy += y * y;
+      pxy += x * y;
+      pSum += gn;
+      pDepth += depth[i] * invDepth;
+    } else {
+      restSum += gn;
     }
   }
   let pallorElongation = 1;
@@ -248,6 +251,10 @@ function writeInclusions(
   const { r, g, b, mask, depth, width: W, height: H } = input;
   const n = W * H;
   const rimDepth = Math.min(2.5, 0.25 * input.maxDepth);
+  // Candidate pixels (in the mask, away from the rim) once; each level then visits only them.
+  const candidates = scratchI32(n, false);
+  let m = 0;
+  for (let i = 0; i < n; i++) if (mask[i] && depth[i] > rimDepth) candidates[m++] = i;
   const spot = scratchU8(n);
   let largest = 0;
   let purpleExcess = 0;
@@ -255,8 +262,9 @@ function writeInclusions(
   for (const t of INCLUSION_THRESHOLDS) {
     let count = 0;
     let pixels = 0;
-    for (let i = 0; i < n; i++) {
-      const on = mask[i] && depth[i] > rimDepth && 1 - g[i] * scale > t ? 1 : 0;
+    for (let c = 0; c < m; c++) {
+      const i = candidates[c];
+      const on = 1 - g[i] * scale > t ? 1 : 0;
       spot[i] = on;
       pixels += on;
     }
@@ -270,14 +278,13 @@ function writeInclusions(
         let ps = 0;
         let mx = 0;
         let my = 0;
-        for (let y = 0; y < H; y++) {
-          for (let x = 0; x < W; x++) {
-            const i = y * W + x;
-            if (!spot[i]) continue;
-            ps += (b[i] - g[i]) / (r[i] + g[i] + b[i] + 1);
-            mx += x;
-            my += y;
-          }
+        for (let c = 0; c < m; c++) {
+          const i = candidates[c];
+          if (!spot[i]) continue;
+          const y = (i / W) | 0;
+          ps += (b[i] - g[i]) / (r[i] + g[i] + b[i] + 1);
+          mx += i - y * W;
+          my += y;
         }
         purpleExcess = ps / pixels - purpleMedian;
         centreDistance =
@@ -302,7 +309,7 @@ function writeTexture(input: IntensityInput, invG: number, out: Float32Array, k:
   const { g, mask, depth, width: W, height: H } = input;
   const n = W * H;
   const levels = 8;
-  const interiorList = scratchI32(n);
+  const interiorList = scratchI32(n, false);
   let count = 0;
   // Grey levels for the co-occurrence matrix span the cell's own 2..98% range, so they describe texture
   // shape; absolute contrast is in the deviation and gradient features.
@@ -318,7 +325,7 @@ function writeTexture(input: IntensityInput, invG: number, out: Float32Array, k:
   const lo = histQuantile(hist, count, 0.02, 0, 2);
   const hi = Math.max(histQuantile(hist, count, 0.98, 0, 2), lo + 1e-3);
   const scale = levels / (hi - lo);
-  const q = scratchU8(n).fill(255);
+  const q = scratchU8(n, false).fill(255);
   let devSum = 0;
   let gradInterior = 0;
   let gradRim = 0;
@@ -337,11 +344,11 @@ function writeTexture(input: IntensityInput, invG: number, out: Float32Array, k:
     const ss = g[i + W];
     const sw = g[i + W - 1];
     const ww = g[i - 1];
-    const mean = (nw + nn + ne + ww + gi + ee + sw + ss + se) * (1 / 9);
     const gx = (ee - ww) * invG * 0.5;
     const gy = (ss - nn) * invG * 0.5;
     const grad = Math.sqrt(gx * gx + gy * gy);
     if (depth[i] > 2.5) {
+      const mean = (nw + nn + ne + ww + gi + ee + sw + ss + se) * (1 / 9);
       devSum += Math.abs(gi - mean) * invG;
       gradInterior += grad;
       interior++;
