@@ -22,6 +22,9 @@ for (const f of fs
 let peakRss = 0;
 const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 50);
 const store = CellStore.create(path.join(tmp, 'bench.rdproj'));
+// CPU time of the whole process (engine thread and ingest workers): on a loaded machine wall-clock throughput
+// mostly measures the other load, CPU seconds per cell much less so.
+const cpu0 = process.cpuUsage();
 const controller = new AbortController();
 const summary = await runIngest(
   store,
@@ -32,6 +35,8 @@ const summary = await runIngest(
   },
 );
 clearInterval(sampler);
+const cpu = process.cpuUsage(cpu0);
+const cpuSeconds = (cpu.user + cpu.system) / 1e6;
 peakRss = Math.max(peakRss, process.memoryUsage().rss);
 const result = {
   bench: 'ingest',
@@ -40,6 +45,8 @@ const result = {
   seconds: Number(summary.seconds.toFixed(2)),
   cellsPerSecond: Math.round(summary.cellsPerSecond),
   fieldsPerSecond: Number((summary.imported / summary.seconds).toFixed(2)),
+  cpuSeconds: Number(cpuSeconds.toFixed(2)),
+  cellsPerCpuSecond: Math.round(summary.cells / cpuSeconds),
   peakRssMB: Math.round(peakRss / 2 ** 20),
   cores: os.availableParallelism(),
   loadAverage: os.loadavg().map((l) => Number(l.toFixed(2))),

@@ -298,51 +298,89 @@ function writeHeaders(w: ByteWriter, width: number, height: number, luma: Quanti
 }
 
 /**
- * Encodes interleaved 8-bit RGB as a baseline JFIF JPEG (4:2:0 chroma). Edges of partial MCUs repeat the last
- * row and column.
+ * YCbCr planes ready for encoding: luma at full size (level-shifted: Y - 128), chroma at half size in each
+ * direction (rounded up), centred on 0. Producers that resample anyway (thumbnails) build these directly.
  */
+export interface YccPlanes {
+  y: Float32Array;
+  cb: Float32Array;
+  cr: Float32Array;
+  width: number;
+  height: number;
+}
+
+/** Interleaved 8-bit RGB to planes (chroma averaged over 2 x 2 pixels). */
+export function rgbToYcc(rgb: Uint8Array, width: number, height: number): YccPlanes {
+  const cw = (width + 1) >> 1;
+  const ch = (height + 1) >> 1;
+  const y = new Float32Array(width * height);
+  const cb = new Float32Array(cw * ch);
+  const cr = new Float32Array(cw * ch);
+  const count = new Float32Array(cw * ch);
+  for (let row = 0; row < height; row++) {
+    for (let x = 0; x < width; x++) {
+      const i = row * width + x;
+      const r = rgb[i * 3];
+      const g = rgb[i * 3 + 1];
+      const b = rgb[i * 3 + 2];
+      y[i] = 0.299 * r + 0.587 * g + 0.114 * b - 128;
+      const c = (row >> 1) * cw + (x >> 1);
+      cb[c] += -0.168736 * r - 0.331264 * g + 0.5 * b;
+      cr[c] += 0.5 * r - 0.418688 * g - 0.081312 * b;
+      count[c]++;
+    }
+  }
+  for (let c = 0; c < count.length; c++) {
+    cb[c] /= count[c];
+    cr[c] /= count[c];
+  }
+  return { y, cb, cr, width, height };
+}
+
+/** Encodes interleaved 8-bit RGB as a baseline JFIF JPEG (4:2:0 chroma). */
 export function encodeJpeg(rgb: Uint8Array, width: number, height: number, quality = 85): Uint8Array {
+  return encodeJpegYcc(rgbToYcc(rgb, width, height), quality);
+}
+
+/** Copies an 8x8 block at (bx, by) of a plane into `block`, repeating the last row and column past the edge. */
+function loadBlock(plane: Float32Array, pw: number, ph: number, bx: number, by: number, block: Float32Array) {
+  if (bx + 8 <= pw && by + 8 <= ph) {
+    for (let y = 0; y < 8; y++) {
+      const row = (by + y) * pw + bx;
+      for (let x = 0; x < 8; x++) block[y * 8 + x] = plane[row + x];
+    }
+    return;
+  }
+  for (let y = 0; y < 8; y++) {
+    const row = Math.min(ph - 1, by + y) * pw;
+    for (let x = 0; x < 8; x++) block[y * 8 + x] = plane[row + Math.min(pw - 1, bx + x)];
+  }
+}
+
+/** Encodes YCbCr planes (see YccPlanes) as a baseline JFIF JPEG with 4:2:0 chroma. */
+export function encodeJpegYcc(planes: YccPlanes, quality = 85): Uint8Array {
+  const { width, height } = planes;
+  const cw = (width + 1) >> 1;
+  const ch = (height + 1) >> 1;
   const [luma, chroma] = quantisersFor(quality);
   const w = new ByteWriter();
   writeHeaders(w, width, height, luma, chroma);
   const block = new Float32Array(64);
   const coef = new Int32Array(64);
-  const cb = new Float32Array(64);
-  const cr = new Float32Array(64);
-  // One MCU of Y (16 x 16) in four 8x8 quadrants.
-  const ys = new Float32Array(256);
   let dcY = 0;
   let dcCb = 0;
   let dcCr = 0;
   for (let my = 0; my < height; my += 16) {
     for (let mx = 0; mx < width; mx += 16) {
-      cb.fill(0);
-      cr.fill(0);
-      for (let y = 0; y < 16; y++) {
-        const sy = Math.min(height - 1, my + y);
-        for (let x = 0; x < 16; x++) {
-          const sx = Math.min(width - 1, mx + x);
-          const p = (sy * width + sx) * 3;
-          const r = rgb[p];
-          const g = rgb[p + 1];
-          const b = rgb[p + 2];
-          ys[y * 16 + x] = 0.299 * r + 0.587 * g + 0.114 * b - 128;
-          const c = (y >> 1) * 8 + (x >> 1);
-          cb[c] += -0.168736 * r - 0.331264 * g + 0.5 * b;
-          cr[c] += 0.5 * r - 0.418688 * g - 0.081312 * b;
-        }
-      }
       for (let q = 0; q < 4; q++) {
-        const ox = (q & 1) * 8;
-        const oy = (q >> 1) * 8;
-        for (let y = 0; y < 8; y++) for (let x = 0; x < 8; x++) block[y * 8 + x] = ys[(oy + y) * 16 + ox + x];
+        loadBlock(planes.y, width, height, mx + (q & 1) * 8, my + (q >> 1) * 8, block);
         forwardDctQuantise(block, luma.scale, coef);
         dcY = encodeBlock(w, coef, dcY, DC_LUMA, AC_LUMA);
       }
-      for (let k = 0; k < 64; k++) block[k] = cb[k] * 0.25;
+      loadBlock(planes.cb, cw, ch, mx >> 1, my >> 1, block);
       forwardDctQuantise(block, chroma.scale, coef);
       dcCb = encodeBlock(w, coef, dcCb, DC_CHROMA, AC_CHROMA);
-      for (let k = 0; k < 64; k++) block[k] = cr[k] * 0.25;
+      loadBlock(planes.cr, cw, ch, mx >> 1, my >> 1, block);
       forwardDctQuantise(block, chroma.scale, coef);
       dcCr = encodeBlock(w, coef, dcCr, DC_CHROMA, AC_CHROMA);
     }

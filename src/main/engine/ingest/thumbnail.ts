@@ -1,4 +1,4 @@
-import { encodeJpeg } from './jpeg';
+import { encodeJpegYcc } from './jpeg';
 import type { RgbImage } from './segment/types';
 
 export const THUMB_SIZE = 96;
@@ -13,7 +13,9 @@ const CONTEXT = 1.3;
  */
 function resampleTaps(start: number, inSize: number, outSize: number, limit: number) {
   const scale = inSize / outSize;
-  const support = Math.max(1, scale);
+  // Plain two-tap bilinear up to 1.5x shrinking (chroma planes of typical cells): the aliasing it allows there
+  // is invisible in smooth cell colour, and it halves the taps; larger shrinks are antialiased.
+  const support = scale > 1.5 ? scale : 1;
   const span = support === 1 ? 2 : Math.ceil(2 * support) + 1;
   const index = new Int32Array(outSize * span);
   const weight = new Float32Array(outSize * span);
@@ -97,7 +99,101 @@ export function thumbnailPixels(
   return out;
 }
 
-/** A square, context-padded JPEG thumbnail centred on the cell. */
+/** Resamples one plane (patch-relative taps) to outW x outH: horizontal pass, then vertical. */
+function resamplePlane(
+  src: Float32Array,
+  srcWidth: number,
+  srcHeight: number,
+  tx: ReturnType<typeof resampleTaps>,
+  ty: ReturnType<typeof resampleTaps>,
+  outW: number,
+  outH: number,
+): Float32Array {
+  const tmp = new Float32Array(srcHeight * outW);
+  for (let r = 0; r < srcHeight; r++) {
+    const row = r * srcWidth;
+    for (let i = 0; i < outW; i++) {
+      let acc = 0;
+      for (let k = i * tx.span, end = k + tx.span; k < end; k++) acc += tx.weight[k] * src[row + tx.index[k]];
+      tmp[r * outW + i] = acc;
+    }
+  }
+  const out = new Float32Array(outW * outH);
+  for (let j = 0; j < outH; j++) {
+    const o = j * outW;
+    for (let k = j * ty.span, end = k + ty.span; k < end; k++) {
+      const w = ty.weight[k];
+      if (w === 0) continue;
+      const t = ty.index[k] * outW;
+      for (let i = 0; i < outW; i++) out[o + i] += w * tmp[t + i];
+    }
+  }
+  return out;
+}
+
+/**
+ * A square, context-padded JPEG thumbnail centred on the cell: the same patch as thumbnailPixels, but colour
+ * converted once at source resolution (a cell patch is ~3x smaller than the thumbnail) and resampled straight
+ * into the encoder's planes (luma at 96 px, chroma at 48 px), with no 8-bit RGB image in between.
+ */
 export function cellThumbnail(img: RgbImage, bbox: readonly [number, number, number, number]): Uint8Array {
-  return encodeJpeg(thumbnailPixels(img, bbox), THUMB_SIZE, THUMB_SIZE, 85);
+  const size = THUMB_SIZE;
+  const half = size >> 1;
+  const side = Math.max(8, Math.ceil(Math.max(bbox[2], bbox[3]) * CONTEXT));
+  const x0 = Math.round(bbox[0] + bbox[2] / 2 - side / 2);
+  const y0 = Math.round(bbox[1] + bbox[3] / 2 - side / 2);
+  const taps = [
+    resampleTaps(x0, side, size, img.width),
+    resampleTaps(y0, side, size, img.height),
+    resampleTaps(x0, side, half, img.width),
+    resampleTaps(y0, side, half, img.height),
+  ];
+  // The source patch every tap falls in (clamped to the field), in field px.
+  let colLo = img.width;
+  let colHi = -1;
+  let rowLo = img.height;
+  let rowHi = -1;
+  for (const [k, t] of taps.entries()) {
+    for (const v of t.index) {
+      if (k % 2 === 0) {
+        colLo = Math.min(colLo, v);
+        colHi = Math.max(colHi, v);
+      } else {
+        rowLo = Math.min(rowLo, v);
+        rowHi = Math.max(rowHi, v);
+      }
+    }
+  }
+  for (const [k, t] of taps.entries()) {
+    const lo = k % 2 === 0 ? colLo : rowLo;
+    for (let i = 0; i < t.index.length; i++) t.index[i] -= lo;
+  }
+  const pw = colHi - colLo + 1;
+  const ph = rowHi - rowLo + 1;
+  const y = new Float32Array(pw * ph);
+  const cb = new Float32Array(pw * ph);
+  const cr = new Float32Array(pw * ph);
+  const { data, width } = img;
+  for (let r = 0; r < ph; r++) {
+    for (let c = 0; c < pw; c++) {
+      const p = ((rowLo + r) * width + colLo + c) * 3;
+      const R = data[p];
+      const G = data[p + 1];
+      const B = data[p + 2];
+      const i = r * pw + c;
+      y[i] = 0.299 * R + 0.587 * G + 0.114 * B - 128;
+      cb[i] = -0.168736 * R - 0.331264 * G + 0.5 * B;
+      cr[i] = 0.5 * R - 0.418688 * G - 0.081312 * B;
+    }
+  }
+  return encodeJpegYcc(
+    {
+      y: resamplePlane(y, pw, ph, taps[0], taps[1], size, size),
+      cb: resamplePlane(cb, pw, ph, taps[2], taps[3], half, half),
+      cr: resamplePlane(cr, pw, ph, taps[2], taps[3], half, half),
+      width: size,
+      height: size,
+    },
+    85,
+  );
 }
