@@ -31,6 +31,8 @@ export interface PredictOptions {
   knn?: KnnOptions;
   /** Probe options; pass the previous result's `probe` as `linear.initial` to warm-start after label changes. */
   linear?: Omit<LinearProbeOptions, 'signal' | 'onProgress'>;
+  /** A probe already trained (e.g. on a worker thread) to apply instead of training one. */
+  probe?: LinearProbe;
   signal?: AbortSignal;
   onProgress?: (done: number, total: number, phase: string) => void;
 }
@@ -66,11 +68,13 @@ export async function predictAll(
   const vectors = index.vectors(ids);
 
   if (method === 'linear') {
-    const probe = trainLinearProbe(vectors, labels, index.dims, {
-      ...options.linear,
-      signal: options.signal,
-      onProgress: options.onProgress,
-    });
+    const probe =
+      options.probe ??
+      trainLinearProbe(vectors, labels, index.dims, {
+        ...options.linear,
+        signal: options.signal,
+        onProgress: options.onProgress,
+      });
     options.signal?.throwIfAborted();
     options.onProgress?.(0, index.size, 'predict');
     const raw = await index.linearPredict(probe.weights, probe.bias);

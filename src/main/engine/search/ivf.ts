@@ -138,8 +138,18 @@ export class IvfIndex {
     return best;
   }
 
-  /** Spherical k-means of the sample rows into `k` centroids starting at centroid index `first`. */
-  private kmeans(src: IvfSource, sample: number[], first: number, k: number, iterations: number): Int32Array {
+  /**
+   * Spherical k-means of the sample rows into `k` centroids starting at centroid index `first`, yielding every
+   * few thousand rows so a build in the engine process never blocks it for long.
+   */
+  private async kmeans(
+    src: IvfSource,
+    sample: number[],
+    first: number,
+    k: number,
+    iterations: number,
+    signal?: AbortSignal,
+  ): Promise<Int32Array> {
     const d = this.dims;
     const f = this.f32();
     const write = (c: number, v: ArrayLike<number>): void => {
@@ -158,6 +168,10 @@ export class IvfIndex {
       sums.fill(0);
       counts.fill(0);
       for (let i = 0; i < sample.length; i++) {
+        if (i % 8192 === 8191) {
+          signal?.throwIfAborted();
+          await yieldNow();
+        }
         const v = src.f32Row(sample[i]);
         const c = IvfIndex.argmax(this.scoreCentroids(v, first, k));
         assignment[i] = c;
@@ -187,12 +201,12 @@ export class IvfIndex {
     const sampleSize = Math.min(n, Math.max(64 * this.lists, 4 * k));
     const sample = Array.from({ length: sampleSize }, (_, i) => Math.floor((i * n) / sampleSize));
     opts.onProgress?.(0, n, 'ann');
-    const top = this.kmeans(src, sample, 0, k, iterations);
+    const top = await this.kmeans(src, sample, 0, k, iterations, opts.signal);
     await yieldNow();
     for (let c = 0; c < k; c++) {
       opts.signal?.throwIfAborted();
       const members = sample.filter((_, i) => top[i] === c);
-      this.kmeans(src, members, this.fineFirst + c * k, k, iterations);
+      await this.kmeans(src, members, this.fineFirst + c * k, k, iterations, opts.signal);
       await yieldNow();
     }
   }

@@ -90,12 +90,8 @@ export class LearnService {
       index.dims,
       this.predictions?.modelId === model.id ? this.predictions.value.probe : undefined,
     );
-    // The probe comes trained from the worker; zero iterations here only applies it (a matvec in the index's pool).
-    const value = await predictAll(
-      index,
-      { ids, labels },
-      { method: 'linear', linear: { initial: probe, maxIterations: 0 } },
-    );
+    // The probe comes trained from the worker; here it is only applied (a matvec in the index's pool).
+    const value = await predictAll(index, { ids, labels }, { method: 'linear', probe });
     let labeledCount = 0;
     for (const c of labels) if (c >= 0) labeledCount++;
     const runId = store.putPredictionRun({
