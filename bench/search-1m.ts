@@ -188,7 +188,7 @@ if (withAnn) {
   result.ann = {
     kind:
       annKind === 'ivf'
-        ? `IVF over int8 codes (two-level spherical k-means), ${annProbes ?? 'default'} probes, top 100 rescored in fp32`
+        ? `IVF over int8 codes (two-level spherical k-means), ${annProbes ?? 16} probes, top 100 rescored in fp32`
         : `usearch HNSW ${annQuantization}, M=16, ef_construction=${annExpansionAdd}, ef_search=${annExpansionSearch}, over-fetch 4x k then fp32 rescore`,
     buildS: round(buildMs / 1000, 1),
     medianMs: round(median(ann.times), 3),

@@ -88,7 +88,7 @@ export interface VectorIndexOptions {
   annQuantization?: 'i8' | 'f16' | 'f32';
   /** ANN structure (default 'ivf'; see ivf.ts for why). */
   annKind?: 'ivf' | 'hnsw';
-  /** IVF lists scanned per query (default 24). */
+  /** IVF lists scanned per query (default 16). */
   annProbes?: number;
   /** IVF: vectors added after the build that are still scanned exactly; beyond this the ANN reports not ready. */
   annPendingLimit?: number;
@@ -154,7 +154,7 @@ export class VectorIndex {
       annExpansionAdd: options.annExpansionAdd ?? 64,
       annQuantization: options.annQuantization ?? 'i8',
       annKind: options.annKind ?? 'ivf',
-      annProbes: options.annProbes ?? 24,
+      annProbes: options.annProbes ?? 16,
       annPendingLimit: options.annPendingLimit ?? 2048,
     };
     const scratchSlots = this.options.workers + 1;
