@@ -308,7 +308,7 @@ export class VectorIndex {
         this.ann.remove(BigInt(id));
       }
       this.writeRow(slot, vectors, i * this.dims);
-      if (this.ivf || this.annBuilding) this.ivfPending.add(id);
+      if (this.ivf || (this.annBuilding && this.options.annKind === 'ivf')) this.ivfPending.add(id);
       annKeys.push(id);
       annRows.push(slot);
     }
