@@ -3,7 +3,15 @@
  * same pixels), with 384-d embeddings (RedDino small) and a prediction run.
  *   node bin/run-ts.mjs bench/export.ts [--copies 10] [--no-write]
  * Prints one JSON object and writes bench/results/export.json.
+ *
+ * Synthetic scale: `--cells 1000000` builds a project of that many cells (the Chula cells repeated over as many
+ * image rows as needed, 384-d f32 vectors, labels, a prediction run), then runs the csv, coco and npy exports
+ * each in a child process of its own and reports its peak RSS (getrusage maxrss), next to a child that only
+ * opens the project: memory of a streaming export should not grow with the number of cells.
+ *   node bin/run-ts.mjs bench/export.ts --cells 1000000 [--formats csv,coco,npy] [--no-write]
+ * Writes bench/results/export-<cells>.json.
  */
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -16,6 +24,16 @@ import { dataPath } from '../test/helpers/data';
 const args = process.argv.slice(2);
 const copies = Number(args[args.indexOf('--copies') + 1]) || 10;
 const write = !args.includes('--no-write');
+const scale = args.includes('--cells') ? Number(args[args.indexOf('--cells') + 1]) : 0;
+
+if (args[0] === '--child') {
+  await child(args[1], args[2], args[3]);
+  process.exit(0);
+}
+if (scale > 0) {
+  await synthetic(scale);
+  process.exit(0);
+}
 
 const root = fs.mkdtempSync(path.join(os.tmpdir(), 'reddino-bench-export-'));
 try {
@@ -131,4 +149,147 @@ try {
   store.close();
 } finally {
   fs.rmSync(root, { recursive: true, force: true });
+}
+
+/** One export in this process; prints its time and this process's peak RSS. */
+async function child(dir: string, format: string, out: string): Promise<void> {
+  const t = performance.now();
+  const store = CellStore.open(dir);
+  let cells = 0;
+  if (format !== 'none') {
+    const r = await exportProject(store, { format: format as (typeof EXPORT_FORMATS)[number], out });
+    cells = r.cells;
+  }
+  const ms = performance.now() - t;
+  store.close();
+  process.stdout.write(
+    JSON.stringify({
+      ms: Math.round(ms),
+      cells,
+      maxRssMB: Math.round(process.resourceUsage().maxRSS / 1024),
+    }) + '\n',
+  );
+}
+
+async function synthetic(target: number): Promise<void> {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'reddino-bench-export-'));
+  const dir = path.join(root, 'p.rdproj');
+  try {
+    const store = CellStore.create(dir);
+    const set = readChulaDir(dataPath('fixture', 'chula_fields'), { width: 640, height: 480, boxSize: 30 });
+    const t0 = performance.now();
+    const dims = 384;
+    const modelId = store.addModel({ name: 'bench', kind: 'vit-onnx', dims });
+    const classOf = new Map<string, number>();
+    const perClass = new Map<number, number[]>();
+    let n = 0;
+    // Cells and vectors go in image by image, so setup memory stays small too.
+    for (let c = 0; n < target; c++) {
+      const im = set.images[c % set.images.length];
+      const cells = im.cells.slice(0, Math.min(im.cells.length, target - n));
+      const { cellIds: ids } = store.addImageWithCells(
+        {
+          path: im.path,
+          name: `${c}-${path.basename(im.path)}`,
+          sha256: `${c}-${im.path}`,
+          width: 640,
+          height: 480,
+          format: 'jpeg',
+        },
+        cells.map((cell) => {
+          const [x, y, w, h] = cell.bbox;
+          const contour = new Float32Array(48);
+          for (let i = 0; i < 24; i++) {
+            contour[2 * i] = x + w / 2 + (w / 2) * Math.cos((Math.PI * i) / 12);
+            contour[2 * i + 1] = y + h / 2 + (h / 2) * Math.sin((Math.PI * i) / 12);
+          }
+          return {
+            kind: 'rbc' as const,
+            origin: 'imported-annotation' as const,
+            bbox: cell.bbox,
+            centroid: [x + w / 2, y + h / 2] as [number, number],
+            contour,
+            area: (Math.PI * w * h) / 4,
+          };
+        }),
+      );
+      cells.forEach((cell, i) => {
+        let id = classOf.get(cell.className!);
+        if (id === undefined) {
+          id = (store.findClass(cell.className!) ?? store.addClass({ name: cell.className! }).cls).id;
+          classOf.set(cell.className!, id);
+        }
+        perClass.set(id, [...(perClass.get(id) ?? []), ids[i]]);
+      });
+      const vectors = new Float32Array(ids.length * dims).map((_, i) => Math.sin(i + n));
+      store.putEmbeddings(modelId, ids, vectors, dims);
+      n += ids.length;
+    }
+    for (const [classId, ids] of perClass) {
+      store.applyLabels({ cellIds: ids, classId, source: 'imported', annotator: 'chula' });
+    }
+    const all = Int32Array.from([...perClass.values()].flat()).sort();
+    const labels = store.labelsFor(all);
+    store.putPredictionRun({
+      modelId,
+      classifier: 'bench',
+      labeledCount: all.length,
+      classIds: [...new Set(labels)],
+      cellIds: all,
+      predicted: labels,
+      probability: new Float32Array(all.length).fill(0.9),
+      margin: new Float32Array(all.length).fill(0.5),
+    });
+    store.close();
+    const setupMs = performance.now() - t0;
+    const run = (format: string) => {
+      const out = path.join(root, `out-${format}`);
+      const line = execFileSync(
+        process.execPath,
+        ['bin/run-ts.mjs', 'bench/export.ts', '--child', dir, format, out],
+        { encoding: 'utf8', maxBuffer: 1 << 20 },
+      );
+      const r = JSON.parse(line.trim().split('\n').at(-1)!) as {
+        ms: number;
+        cells: number;
+        maxRssMB: number;
+      };
+      let bytes = 0;
+      if (fs.existsSync(out))
+        for (const f of fs.readdirSync(out)) bytes += fs.statSync(path.join(out, f)).size;
+      fs.rmSync(out, { recursive: true, force: true });
+      return { ...r, cellsPerSecond: r.cells ? Math.round((r.cells / r.ms) * 1000) : 0, bytes };
+    };
+    const formats = (args.includes('--formats') ? args[args.indexOf('--formats') + 1] : 'csv,coco,npy').split(
+      ',',
+    );
+    const openOnly = run('none');
+    const results: Record<string, ReturnType<typeof run>> = {};
+    for (const f of formats) results[f] = run(f);
+    const result = {
+      bench: 'export-scale',
+      cells: n,
+      embeddingDims: dims,
+      dbBytes: fs.statSync(path.join(dir, 'cells.db')).size,
+      setupMs: Math.round(setupMs),
+      openOnly,
+      formats: results,
+      notes:
+        "each export in a child process; maxRssMB = that process's peak RSS (getrusage), openOnly = a child that opens the project and exits; ms includes opening the project.",
+      machine: {
+        cpus: os.cpus().length,
+        loadavg: os.loadavg().map((v) => Math.round(v * 100) / 100),
+        node: process.version,
+      },
+      date: new Date().toISOString(),
+    };
+    const json = JSON.stringify(result, null, 2);
+    process.stdout.write(json + '\n');
+    if (write) {
+      fs.mkdirSync('bench/results', { recursive: true });
+      fs.writeFileSync(`bench/results/export-${target}.json`, json + '\n');
+    }
+  } finally {
+    fs.rmSync(root, { recursive: true, force: true });
+  }
 }
