@@ -2,6 +2,7 @@ import { useEffect, useMemo, useRef, useState } from 'react';
 import DeckGL, { type DeckGLRef } from '@deck.gl/react';
 import { OrthographicView, type OrthographicViewState, type PickingInfo } from '@deck.gl/core';
 import { BitmapLayer, PathLayer, PolygonLayer } from '@deck.gl/layers';
+import { TileLayer } from '@deck.gl/geo-layers';
 import type { CellDetail, CellSummary, ClassDef, Slide } from '../../shared/domain';
 import { getApi } from '../api';
 import { useProject } from '../state/context';
@@ -11,12 +12,58 @@ import { classForKey, isTypingTarget } from '../state/keys';
 import { ClassBar } from '../components/ClassBar';
 import { CellDetailPanel } from '../components/CellDetailPanel';
 import { toggled } from '../state/selection';
+import { pyramidLevels, TILE_SIZE, usesTiles } from '../../shared/pyramid';
 
 const VIEW = new OrthographicView({ id: 'slide', flipY: true });
 
 function fit(slide: Slide, width: number, height: number): OrthographicViewState {
   const zoom = Math.log2(Math.min(width / slide.width, height / slide.height) * 0.95);
   return { target: [slide.width / 2, slide.height / 2, 0], zoom, minZoom: zoom - 2, maxZoom: 6 };
+}
+
+/**
+ * The field image: one bitmap, or for fields too large for one texture the engine's tile pyramid through a
+ * TileLayer. deck.gl's tile zoom z maps to pyramid level -z (z 0 = full resolution, each step down halves), so
+ * only the tiles in view at about screen resolution are fetched.
+ */
+function fieldLayer(slide: Slide, onTileError: (msg: string) => void) {
+  const api = getApi();
+  if (!usesTiles(slide.width, slide.height)) {
+    return new BitmapLayer({
+      id: 'field',
+      image: api.mediaUrl('image', slide.id),
+      bounds: [0, slide.height, slide.width, 0],
+    });
+  }
+  const levels = pyramidLevels(slide.width, slide.height);
+  return new TileLayer<ImageBitmap | null>({
+    id: `field-tiles-${slide.id}`,
+    tileSize: TILE_SIZE,
+    extent: [0, 0, slide.width, slide.height],
+    minZoom: -(levels.length - 1),
+    maxZoom: 0,
+    getTileData: async ({ index, signal }) => {
+      const r = await fetch(api.tileUrl(slide.id, -index.z, index.x, index.y), { signal });
+      if (!r.ok) throw new Error(`tile ${-index.z}/${index.x}/${index.y} of ${slide.name}: HTTP ${r.status}`);
+      return createImageBitmap(await r.blob());
+    },
+    onTileError: (err: unknown) => onTileError(err instanceof Error ? err.message : String(err)),
+    renderSubLayers: (props) => {
+      const image = props.data;
+      if (!image) return null;
+      // Bounds from the tile's own pixels: edge tiles are cut short, and level k covers 2^k field pixels each.
+      // With flipY, [left, bottom, right, top] = [x0, y0 + h, x0 + w, y0] draws upright.
+      const { x, y, z } = props.tile.index;
+      const s = 2 ** -z;
+      const x0 = x * TILE_SIZE * s;
+      const y0 = y * TILE_SIZE * s;
+      return new BitmapLayer({
+        id: props.id,
+        image,
+        bounds: [x0, y0 + image.height * s, x0 + image.width * s, y0],
+      });
+    },
+  });
 }
 
 /**
@@ -78,12 +125,12 @@ export function SlideViewer({ slide }: { slide: Slide }) {
     [cells, hidden, colorBy],
   );
 
+  const tiled = usesTiles(slide.width, slide.height);
+  const { notify } = state;
+  // One layer object per slide: deck.gl keeps a TileLayer's tile cache only while its props stay the same.
+  const field = useMemo(() => fieldLayer(slide, (msg) => notify(msg)), [slide, notify]);
   const layers = [
-    new BitmapLayer({
-      id: 'field',
-      image: getApi().mediaUrl('image', slide.id),
-      bounds: [0, slide.height, slide.width, 0],
-    }),
+    field,
     new PolygonLayer<CellSummary>({
       id: 'cells',
       data: shown,
@@ -180,6 +227,11 @@ export function SlideViewer({ slide }: { slide: Slide }) {
         <button type="button" onClick={() => setViewState(null)}>
           Fit
         </button>
+        {tiled && (
+          <span className="muted" data-testid="slide-tiled" title="Large field: shown through a tile pyramid">
+            {slide.width}×{slide.height} px, tiled
+          </span>
+        )}
         <span className="muted">Tab / Shift+Tab: next / previous cell</span>
       </div>
       <div className="slide-body">

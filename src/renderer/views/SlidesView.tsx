@@ -4,6 +4,13 @@ import { getApi } from '../api';
 import { useProject } from '../state/context';
 import { formatCount } from '../state/format';
 import { SlideViewer } from './SlideViewer';
+import { pyramidLevels, usesTiles } from '../../shared/pyramid';
+
+/** A large field's list thumbnail is its pyramid's single-tile level, not the whole (huge) image. */
+function slideThumbUrl(s: Slide): string {
+  if (!usesTiles(s.width, s.height)) return getApi().mediaUrl('image', s.id);
+  return getApi().tileUrl(s.id, pyramidLevels(s.width, s.height).length - 1, 0, 0);
+}
 
 /** Slides with a thumbnail and counts; the chosen one opens in the viewer beside the list. */
 export function SlidesView({ onImport }: { onImport: () => void }) {
@@ -51,7 +58,7 @@ export function SlidesView({ onImport }: { onImport: () => void }) {
               data-testid="slide-row"
               onClick={() => setCurrent(s.id)}
             >
-              <img src={getApi().mediaUrl('image', s.id)} alt="" loading="lazy" />
+              <img src={slideThumbUrl(s)} alt="" loading="lazy" />
               <span className="slide-meta">
                 <strong>{s.name}</strong>
                 <span className="muted">
