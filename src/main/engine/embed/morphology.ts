@@ -370,8 +370,25 @@ function maskBox(mask: Uint8Array, W: number, H: number): MaskBox {
   let x1 = -1;
   let y1 = -1;
   let area = 0;
-  // Row by row: the first set pixel from each end bounds the row, then only the span between is counted.
-  for (let y = 0; y < H; y++) {
+  // Rows before the first and after the last set byte are skipped four bytes at a time where the buffer is
+  // aligned; then row by row, the first set pixel from each end bounds the row and only the span between is
+  // counted.
+  let first = 0;
+  let last = H - 1;
+  const n = W * H;
+  if (mask.byteOffset % 4 === 0 && n >= 64) {
+    const nw = n >> 2;
+    const words = new Uint32Array(mask.buffer, mask.byteOffset, nw);
+    let a = 0;
+    while (a < nw && words[a] === 0) a++;
+    let e = nw - 1;
+    while (e >= a && words[e] === 0) e--;
+    // Bytes past the last whole word are not in the view: they count as set.
+    const lastByte = n % 4 !== 0 ? n - 1 : e >= a ? 4 * e + 3 : -1;
+    first = Math.floor((4 * a) / W);
+    last = lastByte < 0 ? -1 : Math.floor(lastByte / W);
+  }
+  for (let y = first; y <= last; y++) {
     const row = y * W;
     let a = 0;
     while (a < W && !mask[row + a]) a++;
