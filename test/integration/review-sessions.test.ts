@@ -284,6 +284,29 @@ describe('two-reader agreement and consensus', () => {
   });
 });
 
+describe('blind sessions and comparing readers', () => {
+  it("hides the other reader's decisions from a reader who has not finished", () => {
+    const sessionId = createReviewSession(store, {
+      name: 'blind pair',
+      createdBy: 'lead',
+      mode: 'blind',
+      filter: { kind: 'qc-sample', n: 3, seed: 99 },
+    }).id;
+    const items = reviewItems(store, sessionId);
+    for (const it of items)
+      decideReviewItem(store, { sessionId, cellId: it.cellId, reader: 'A', classId: cls('normal') });
+    decideReviewItem(store, { sessionId, cellId: items[0].cellId, reader: 'B', classId: cls('echinocyte') });
+    expect(() => readerAgreement(store, sessionId, 'A', 'B', 'B')).toThrow(
+      /finish your own reading first \(2 cells left\)/,
+    );
+    expect(() => disagreementQueue(store, sessionId, 'A', 'B', { viewer: 'B' })).toThrow(/finish your own/);
+    // A has finished; a third person may always look; without a viewer (CLI) nothing is checked.
+    expect(readerAgreement(store, sessionId, 'A', 'B', 'A').disagreements).toBe(1);
+    expect(disagreementQueue(store, sessionId, 'A', 'B', { viewer: 'senior' })).toHaveLength(1);
+    expect(readerAgreement(store, sessionId, 'A', 'B').n).toBe(1);
+  });
+});
+
 describe('slide sign-off', () => {
   it('is refused while a cell labeled or predicted in a needs-review class is unreviewed', () => {
     const slide = p.imageIds[0];

@@ -241,8 +241,10 @@ export class Engine {
         classId: a.classId,
       }),
     }),
-    'review.agreement': (a) => readerAgreement(this.project, a.sessionId, a.readerA, a.readerB),
-    'review.disagreements': (a) => disagreementQueue(this.project, a.sessionId, a.readerA, a.readerB),
+    'review.agreement': (a) =>
+      readerAgreement(this.project, a.sessionId, a.readerA, a.readerB, this.annotator),
+    'review.disagreements': (a) =>
+      disagreementQueue(this.project, a.sessionId, a.readerA, a.readerB, { viewer: this.annotator }),
     'review.settle': (a) => {
       const r = settleConsensus(this.project, {
         sessionId: a.sessionId,

@@ -1,5 +1,6 @@
 import { StoreError } from '../store/errors';
 import {
+  decidedItemCount,
   insertConsensus,
   latestConsensus,
   latestReviewDecisions,
@@ -37,14 +38,38 @@ function pairedDecisions(store: CellStore, sessionId: number, readerA: string, r
   return { a, b };
 }
 
+/**
+ * In a blind session a reader of the pair may compare only after finishing their own queue: agreement and the
+ * disagreement queue show the other reader's decisions, which blind mode exists to hide. Anyone else (the person
+ * settling) may look at any time; without a `viewer` (CLI, scripts) nothing is checked.
+ */
+function assertMayCompare(
+  store: CellStore,
+  sessionId: number,
+  readers: [string, string],
+  viewer: string | undefined,
+): void {
+  const s = getSession(store, sessionId);
+  if (s.mode !== 'blind' || viewer === undefined || !readers.includes(viewer)) return;
+  const left = s.itemCount - decidedItemCount(store, sessionId, viewer);
+  if (left > 0) {
+    throw new StoreError(
+      'invalid',
+      `Blind session "${s.name}": finish your own reading first (${left} cell${left === 1 ? '' : 's'} left) before comparing with the other reader.`,
+    );
+  }
+}
+
 export function readerAgreement(
   store: CellStore,
   sessionId: number,
   readerA: string,
   readerB: string,
+  viewer?: string,
 ): ReaderAgreement {
   getSession(store, sessionId);
   if (readerA === readerB) throw new StoreError('invalid', 'Agreement needs two different readers.');
+  assertMayCompare(store, sessionId, [readerA, readerB], viewer);
   const { a, b } = pairedDecisions(store, sessionId, readerA, readerB);
   const la: number[] = [];
   const lb: number[] = [];
@@ -78,9 +103,9 @@ export function disagreementQueue(
   sessionId: number,
   readerA: string,
   readerB: string,
-  opts: { unsettledOnly?: boolean } = {},
+  opts: { unsettledOnly?: boolean; viewer?: string } = {},
 ): Disagreement[] {
-  getSession(store, sessionId);
+  assertMayCompare(store, sessionId, [readerA, readerB], opts.viewer);
   const { a, b } = pairedDecisions(store, sessionId, readerA, readerB);
   const consensus = latestConsensus(store, sessionId);
   const out: Disagreement[] = [];
