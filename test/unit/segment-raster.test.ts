@@ -5,6 +5,7 @@ import {
   boxBlur,
   closeDisc,
   closeDiscByDistance,
+  labelComponents,
   openDisc,
   openDiscByDistance,
 } from '../../src/main/engine/ingest/segment/raster';
@@ -64,5 +65,52 @@ describe('disc morphology', () => {
     }
     // The operations did something on this field (so agreement above is not trivial).
     expect(changed).toBeGreaterThan(1000);
+  });
+});
+
+/** Pixel-by-pixel flood fill: the reference labelling. */
+function referenceLabels(mask: Uint8Array, width: number, height: number, four: boolean): Int32Array {
+  const labels = new Int32Array(mask.length);
+  let count = 0;
+  for (let start = 0; start < mask.length; start++) {
+    if (!mask[start] || labels[start]) continue;
+    labels[start] = ++count;
+    const stack = [start];
+    while (stack.length) {
+      const p = stack.pop()!;
+      const x = p % width;
+      const y = (p - x) / width;
+      for (let dy = -1; dy <= 1; dy++) {
+        for (let dx = -1; dx <= 1; dx++) {
+          if ((four && dx && dy) || x + dx < 0 || x + dx >= width || y + dy < 0 || y + dy >= height) continue;
+          const q = p + dy * width + dx;
+          if (mask[q] && !labels[q]) {
+            labels[q] = count;
+            stack.push(q);
+          }
+        }
+      }
+    }
+  }
+  return labels;
+}
+
+describe('labelComponents', () => {
+  it('labels 4- and 8-connected components exactly like a pixel flood fill', () => {
+    for (const [w, h, seed] of [
+      [37, 23, 1],
+      [64, 64, 7],
+      [5, 80, 3],
+      [120, 90, 11],
+    ]) {
+      const mask = noiseMask(w, h, seed);
+      for (const four of [false, true]) {
+        const { labels, count } = labelComponents(mask, w, h, four);
+        const ref = referenceLabels(mask, w, h, four);
+        expect(Math.max(...ref)).toBe(count);
+        expect(count).toBeGreaterThan(3);
+        expect(differences(new Uint8Array(labels.buffer), new Uint8Array(ref.buffer))).toBe(0);
+      }
+    }
   });
 });

@@ -327,47 +327,69 @@ export function regionStats(
   nucleusOd: number,
 ): Array<RegionStats | undefined> {
   const { width, height, data } = img;
-  const stats: Array<RegionStats | undefined> = new Array(count + 1);
+  // Accumulators per label in typed arrays (integer sums, exact in float64 in any order).
+  const area = new Int32Array(count + 1);
+  const minX = new Int32Array(count + 1);
+  const minY = new Int32Array(count + 1);
+  const maxX = new Int32Array(count + 1);
+  const maxY = new Int32Array(count + 1);
+  const firstX = new Int32Array(count + 1);
+  const firstY = new Int32Array(count + 1);
+  const sums = new Float64Array((count + 1) * 8);
+  const nuclear = new Int32Array(count + 1);
+  const labelCol = new Int32Array(width);
+  for (let x = 0; x < width; x++) labelCol[x] = (x / f) | 0;
   for (let y = 0; y < height; y++) {
     const labelRow = ((y / f) | 0) * labelWidth;
+    const row = y * width;
     for (let x = 0; x < width; x++) {
-      const p = y * width + x;
-      const l = labels[labelRow + ((x / f) | 0)];
+      const l = labels[labelRow + labelCol[x]];
       if (!l) continue;
-      let s = stats[l];
-      if (!s) {
-        s = {
-          area: 0,
-          minX: x,
-          minY: y,
-          maxX: x,
-          maxY: y,
-          firstX: (x / f) | 0,
-          firstY: (y / f) | 0,
-          sumX: 0,
-          sumY: 0,
-          sumXX: 0,
-          sumYY: 0,
-          sumXY: 0,
-          sumColor: [0, 0, 0],
-          nuclear: 0,
-        };
-        stats[l] = s;
+      const p = row + x;
+      if (area[l] === 0) {
+        minX[l] = x;
+        minY[l] = y;
+        maxX[l] = x;
+        firstX[l] = labelCol[x];
+        firstY[l] = (y / f) | 0;
       }
-      s.area++;
-      if (x < s.minX) s.minX = x;
-      if (x > s.maxX) s.maxX = x;
-      s.maxY = y;
-      s.sumX += x;
-      s.sumY += y;
-      s.sumXX += x * x;
-      s.sumYY += y * y;
-      s.sumXY += x * y;
-      s.sumColor[0] += data[p * 3];
-      s.sumColor[1] += data[p * 3 + 1];
-      s.sumColor[2] += data[p * 3 + 2];
-      if (odGreen[p] > nucleusOd && odRed[p] > 0.5 * odGreen[p]) s.nuclear++;
+      area[l]++;
+      if (x < minX[l]) minX[l] = x;
+      if (x > maxX[l]) maxX[l] = x;
+      maxY[l] = y;
+      const o = l * 8;
+      sums[o] += x;
+      sums[o + 1] += y;
+      sums[o + 2] += x * x;
+      sums[o + 3] += y * y;
+      sums[o + 4] += x * y;
+      sums[o + 5] += data[p * 3];
+      sums[o + 6] += data[p * 3 + 1];
+      sums[o + 7] += data[p * 3 + 2];
+      const g = odGreen[p];
+      if (g > nucleusOd && odRed[p] > 0.5 * g) nuclear[l]++;
     }
+  }
+  const stats: Array<RegionStats | undefined> = new Array(count + 1);
+  for (let l = 1; l <= count; l++) {
+    if (area[l] === 0) continue;
+    const o = l * 8;
+    stats[l] = {
+      area: area[l],
+      minX: minX[l],
+      minY: minY[l],
+      maxX: maxX[l],
+      maxY: maxY[l],
+      firstX: firstX[l],
+      firstY: firstY[l],
+      sumX: sums[o],
+      sumY: sums[o + 1],
+      sumXX: sums[o + 2],
+      sumYY: sums[o + 3],
+      sumXY: sums[o + 4],
+      sumColor: [sums[o + 5], sums[o + 6], sums[o + 7]],
+      nuclear: nuclear[l],
+    };
   }
   return stats;
 }

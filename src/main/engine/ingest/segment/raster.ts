@@ -73,31 +73,47 @@ export function labelComponents(
   height: number,
   four = false,
 ): { labels: Int32Array; count: number } {
+  // Scanline flood fill: each popped seed labels its whole horizontal run, then seeds the runs it touches in
+  // the rows above and below (diagonally too unless `four`). Labels depend only on component membership and
+  // scan order of the first pixel, so they equal a pixel-by-pixel flood fill's.
   const labels = new Int32Array(width * height);
-  const stack = new Int32Array(width * height);
+  let stack = new Int32Array(Math.max(64, 4 * (width + height)));
+  const reach = four ? 0 : 1;
   let count = 0;
   for (let start = 0; start < mask.length; start++) {
     if (!mask[start] || labels[start]) continue;
     count++;
-    labels[start] = count;
     let top = 0;
-    stack[top++] = start;
+    stack[top++] = start % width;
+    stack[top++] = (start / width) | 0;
     while (top > 0) {
-      const p = stack[--top];
-      const x = p % width;
-      const y = (p - x) / width;
-      const x0 = x > 0 ? -1 : 0;
-      const x1 = x < width - 1 ? 1 : 0;
-      const y0 = y > 0 ? -1 : 0;
-      const y1 = y < height - 1 ? 1 : 0;
-      for (let dy = y0; dy <= y1; dy++) {
-        for (let dx = x0; dx <= x1; dx++) {
-          if (four && dx !== 0 && dy !== 0) continue;
-          const q = p + dy * width + dx;
-          if (mask[q] && !labels[q]) {
-            labels[q] = count;
-            stack[top++] = q;
+      const y = stack[--top];
+      const x = stack[--top];
+      const row = y * width;
+      if (labels[row + x]) continue;
+      let xl = x;
+      while (xl > 0 && mask[row + xl - 1] && !labels[row + xl - 1]) xl--;
+      let xr = x;
+      while (xr < width - 1 && mask[row + xr + 1] && !labels[row + xr + 1]) xr++;
+      for (let i = xl; i <= xr; i++) labels[row + i] = count;
+      const from = Math.max(0, xl - reach);
+      const to = Math.min(width - 1, xr + reach);
+      for (let ny = y - 1; ny <= y + 1; ny += 2) {
+        if (ny < 0 || ny >= height) continue;
+        const nrow = ny * width;
+        let inRun = false;
+        for (let i = from; i <= to; i++) {
+          const free = mask[nrow + i] !== 0 && labels[nrow + i] === 0;
+          if (free && !inRun) {
+            if (top + 2 > stack.length) {
+              const grown = new Int32Array(stack.length * 2);
+              grown.set(stack);
+              stack = grown;
+            }
+            stack[top++] = i;
+            stack[top++] = ny;
           }
+          inRun = free;
         }
       }
     }
