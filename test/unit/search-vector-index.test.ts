@@ -198,13 +198,13 @@ describe('VectorIndex', () => {
     expect((await index.search(data.subarray(4000 * dims, 4001 * dims), 1)).ids[0]).toBe(ids[4000]);
   });
 
-  it('linear scores in workers match a direct softmax', async () => {
+  it.each([3, 9])('linear scores in workers match a direct softmax (%i classes)', async (classes) => {
     const index = new VectorIndex(dims, { workers: 2 });
     indexes.push(index);
     index.add(ids.slice(0, 500), data.subarray(0, 500 * dims));
-    const classes = 3;
+    // 9 classes: two passes of the four-row kernel plus one row of the plain one.
     const weights = clustered(classes, dims, 3, 5);
-    const bias = Float32Array.from([0.1, -0.2, 0.05]);
+    const bias = Float32Array.from({ length: classes }, (_, c) => 0.1 - 0.05 * c);
     const result = await index.linearPredict(weights, bias);
     const stored = index.vectors(result.ids);
     for (let i = 0; i < 500; i += 37) {

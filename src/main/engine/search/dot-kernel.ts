@@ -8,6 +8,9 @@
  * Both functions read rows of `stride` elements (stride a multiple of 16) from the imported shared memory:
  *   dot_i8(queryI16Ptr, rowsI8Ptr, rowCount, stride, outI32Ptr): int32 dot of an int16 query with int8 rows
  *   dot_f32(queryF32Ptr, rowsF32Ptr, rowCount, stride, outF32Ptr): float32 dot of a float32 query with rows
+ *   dot_f32_r4(...): as dot_f32 for a rowCount that is a multiple of 4, four rows at a time (each query vector
+ *     loaded once for four rows: fewer loads per multiply-add; used by the linear probe's matvec, where the
+ *     "rows" are the class weight rows and the query is a cell's vector)
  */
 
 const enum Op {
@@ -174,10 +177,62 @@ const dotF32Store = [
   Op.F32Store, 2, 0,
 ]; // prettier-ignore
 
-function body(code: number[]): number[] {
-  const content = [...LOCALS, ...code, Op.End];
+function body(code: number[], locals: number[] = LOCALS): number[] {
+  const content = [...locals, ...code, Op.End];
   return [...uleb(content.length), ...content];
 }
+
+// dot_f32_r4 locals: 5 = query cursor, 6 = end of row 0, 7-9 = cursors of rows 1-3, 10 = stride in bytes,
+// 11-14 = the four accumulators.
+const R4_QP = 5;
+const R4_END = 6;
+const R4_X1 = 7;
+const R4_X2 = 8;
+const R4_X3 = 9;
+const R4_SB = 10;
+const R4_ACC = [11, 12, 13, 14];
+const R4_LOCALS = vec([
+  [6, Op.TypeI32],
+  [4, Op.TypeV128],
+]);
+const r4Cursors = [X, R4_X1, R4_X2, R4_X3];
+const hsumF32 = (acc: number): number[] => [
+  ...get(acc), ...simd(SIMD.f32x4ExtractLane, 0),
+  ...get(acc), ...simd(SIMD.f32x4ExtractLane, 1), Op.F32Add,
+  ...get(acc), ...simd(SIMD.f32x4ExtractLane, 2), Op.F32Add,
+  ...get(acc), ...simd(SIMD.f32x4ExtractLane, 3), Op.F32Add,
+]; // prettier-ignore
+const dotF32R4 = [
+  ...get(STRIDE), ...i32(2), Op.I32Shl, ...set(R4_SB),
+  Op.Block, Op.Void,
+  ...get(ROWS), Op.I32Eqz, Op.BrIf, 0,
+  Op.Loop, Op.Void,
+  // Row cursors and the end of row 0.
+  ...get(X), ...get(R4_SB), Op.I32Add, ...tee(R4_X1), ...set(R4_END),
+  ...get(R4_X1), ...get(R4_SB), Op.I32Add, ...set(R4_X2),
+  ...get(R4_X2), ...get(R4_SB), Op.I32Add, ...set(R4_X3),
+  ...R4_ACC.flatMap((a) => [...zeroV128, ...set(a)]),
+  ...get(Q), ...set(R4_QP),
+  Op.Loop, Op.Void,
+  ...r4Cursors.flatMap((x, i) => [
+    ...get(R4_QP), ...load(SIMD.v128Load, 0), ...get(x), ...load(SIMD.v128Load, 0),
+    ...simd(SIMD.f32x4Mul), ...get(R4_ACC[i]), ...simd(SIMD.f32x4Add), ...set(R4_ACC[i]),
+  ]),
+  ...get(R4_QP), ...i32(16), Op.I32Add, ...set(R4_QP),
+  ...r4Cursors.slice(1).flatMap((x) => [...get(x), ...i32(16), Op.I32Add, ...set(x)]),
+  ...get(X), ...i32(16), Op.I32Add, ...tee(X),
+  ...get(R4_END), Op.I32LtU,
+  Op.BrIf, 0,
+  Op.End,
+  ...R4_ACC.flatMap((a, i) => [...get(OUT), ...hsumF32(a), Op.F32Store, 2, ...uleb(i * 4)]),
+  ...get(OUT), ...i32(16), Op.I32Add, ...set(OUT),
+  // Row 3's cursor ends where row 4 starts.
+  ...get(R4_X3), ...set(X),
+  ...get(ROWS), ...i32(4), Op.I32Sub, ...tee(ROWS),
+  Op.BrIf, 0,
+  Op.End,
+  Op.End,
+]; // prettier-ignore
 
 /** Largest shared memory the kernels accept: 65536 pages = 4 GiB, the wasm32 address space. */
 export const KERNEL_MAX_PAGES = 65536;
@@ -190,11 +245,14 @@ export function assembleDotKernel(): Uint8Array<ArrayBuffer> {
     ...section(1, vec([[0x60, 5, Op.TypeI32, Op.TypeI32, Op.TypeI32, Op.TypeI32, Op.TypeI32, 0]])),
     // Imported shared memory (limits flag 3 = shared with maximum), minimum 0 pages.
     ...section(2, vec([[...name('env'), ...name('memory'), 0x02, 0x03, ...uleb(0), ...uleb(KERNEL_MAX_PAGES)]])),
-    ...section(3, vec([[0], [0]])),
-    ...section(7, vec([[...name('dot_i8'), 0x00, 0], [...name('dot_f32'), 0x00, 1]])),
+    ...section(3, vec([[0], [0], [0]])),
+    ...section(7, vec([
+      [...name('dot_i8'), 0x00, 0], [...name('dot_f32'), 0x00, 1], [...name('dot_f32_r4'), 0x00, 2],
+    ])),
     ...section(10, vec([
       body(rowLoop([...get(STRIDE)], dotI8Inner, dotI8Store, 4)),
       body(rowLoop([...get(STRIDE), ...i32(2), Op.I32Shl], dotF32Inner, dotF32Store, 4)),
+      body(dotF32R4, R4_LOCALS),
     ])),
   ]; // prettier-ignore
   return new Uint8Array(bytes);
@@ -203,6 +261,8 @@ export function assembleDotKernel(): Uint8Array<ArrayBuffer> {
 export interface DotKernel {
   dotI8(queryI16Ptr: number, rowsPtr: number, rowCount: number, stride: number, outPtr: number): void;
   dotF32(queryPtr: number, rowsPtr: number, rowCount: number, stride: number, outPtr: number): void;
+  /** As dotF32; rowCount must be a multiple of 4. */
+  dotF32R4(queryPtr: number, rowsPtr: number, rowCount: number, stride: number, outPtr: number): void;
 }
 
 let compiled: WebAssembly.Module | undefined;
@@ -217,6 +277,19 @@ export function instantiateDotKernel(memory: WebAssembly.Memory): DotKernel {
   const exports = instance.exports as unknown as {
     dot_i8: DotKernel['dotI8'];
     dot_f32: DotKernel['dotF32'];
+    dot_f32_r4: DotKernel['dotF32R4'];
   };
-  return { dotI8: exports.dot_i8, dotF32: exports.dot_f32 };
+  const plain = exports.dot_f32;
+  const r4 = exports.dot_f32_r4;
+  return {
+    dotI8: exports.dot_i8,
+    // Four rows at a time where it can, the last (rowCount mod 4) rows with the plain kernel.
+    dotF32: (queryPtr, rowsPtr, rowCount, stride, outPtr) => {
+      const bulk = rowCount & ~3;
+      if (bulk > 0) r4(queryPtr, rowsPtr, bulk, stride, outPtr);
+      if (bulk < rowCount)
+        plain(queryPtr, rowsPtr + bulk * stride * 4, rowCount - bulk, stride, outPtr + bulk * 4);
+    },
+    dotF32R4: r4,
+  };
 }

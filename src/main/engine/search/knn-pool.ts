@@ -97,8 +97,12 @@ function linear(t) {
   const runnerUp = new Int32Array(t.runnerUp);
   const entropy = new Float32Array(t.entropy);
   const rowBytes = t.stride * 4;
+  const C4 = C & ~3;
   for (let r = t.rowStart; r < t.rowEnd; r++) {
-    k.dot_f32(t.rowsPtr + r * rowBytes, t.weightsPtr, C, t.stride, t.scratchPtr);
+    // Four class rows per kernel pass, the remaining (C mod 4) with the plain kernel.
+    const rowPtr = t.rowsPtr + r * rowBytes;
+    if (C4 > 0) k.dot_f32_r4(rowPtr, t.weightsPtr, C4, t.stride, t.scratchPtr);
+    if (C4 < C) k.dot_f32(rowPtr, t.weightsPtr + C4 * rowBytes, C - C4, t.stride, t.scratchPtr + C4 * 4);
     let best = 0, second = -1, max = -Infinity;
     for (let c = 0; c < C; c++) { const v = logits[c] + bias[c]; logits[c] = v; if (v > max) { max = v; best = c; } }
     // Entropy without a log per class: H = log S - sum_c e_c (l_c - max) / S, with e_c = exp(l_c - max).
