@@ -105,6 +105,20 @@ describe('class management in the UI', () => {
     expect(e.engine.project.db.prepare(`SELECT count(*) FROM classes WHERE id = ?`).pluck().get(hjId)).toBe(
       0,
     );
+    // A class the label history names is hidden instead, listed apart, and can be shown again.
+    const sphero = find('spherocyte')!;
+    await e.engine.call('labels.apply', { cellIds: [cells[6]], classId: sphero.id });
+    await e.engine.call('labels.apply', { cellIds: [cells[6]], classId: null });
+    await row('spherocyte').getByTestId('class-remove').click();
+    await row('spherocyte').waitFor({ state: 'detached' });
+    const hiddenItem = page.locator(`[data-testid="hidden-class"][data-class-id="${sphero.id}"]`);
+    await hiddenItem.waitFor();
+    expect(find('spherocyte')).toMatchObject({ hidden: true, hotkey: null });
+    expect(e.engine.project.listClasses().some((c) => c.id === sphero.id)).toBe(false);
+    await e.screenshot('classes-hidden');
+    await hiddenItem.getByTestId('class-show').click();
+    await row('spherocyte').waitFor();
+    expect(find('spherocyte')!.hidden).toBeUndefined();
     await e.screenshot('classes');
     // The one refused call (the reserved key) is the browser's only complaint: HTTP 400 from /api/call.
     expect(e.consoleErrors).toEqual([expect.stringMatching(/status of 400/)]);
