@@ -73,6 +73,9 @@ const accuracy = (p: typeof cold): number =>
   p.predicted.filter((c, i) => c === truth[p.ids[i]]).length / p.ids.length;
 
 const more = [...labeled, ...pickLabels(20, taken)];
+// CPU time of the whole process (all threads: the pool's workers too), so a run on a loaded machine still says
+// what the refresh costs: on an idle 2-core machine its wall time is about this divided by up to 2.
+const cpu = process.cpuUsage();
 t = performance.now();
 const warm = await predictAll(
   index,
@@ -80,6 +83,8 @@ const warm = await predictAll(
   { linear: { ...REFRESH_PROBE_OPTIONS, initial: cold.probe } },
 );
 const warmMs = performance.now() - t;
+const cpuUsed = process.cpuUsage(cpu);
+const warmCpuMs = (cpuUsed.user + cpuUsed.system) / 1000;
 
 // Storing the run as services/learn.ts does (CellStore.putPredictionRun: typed-array blobs in one row).
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'reddino-bench-refresh-'));
@@ -136,6 +141,7 @@ const result = {
   labeled: labeledCount,
   coldRefreshMs: round(coldMs),
   warmRefreshAfter20LabelsMs: round(warmMs),
+  warmRefreshCpuMs: round(warmCpuMs),
   storeRunMs: round(storeMs),
   warmRefreshPlusStoreMs: round(warmMs + storeMs),
   breakdown: {
