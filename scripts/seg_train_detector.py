@@ -40,6 +40,13 @@ def parse_args():
     p.add_argument('--threads', type=int, default=2)
     p.add_argument('--eval-every', type=int, default=600)
     p.add_argument('--pool', type=int, default=3000)
+    p.add_argument('--crop', type=int, default=80, help='training crop size in px (multiple of 8)')
+    p.add_argument('--device', default='cpu', help="'cpu' or 'cuda' (a GPU trains the same model much longer)")
+    p.add_argument('--workers', type=int, default=1, help='processes that synthesize the sample pool')
+    p.add_argument('--width', type=float, default=1.0, help='channel multiplier (1 = the shipped 175k-parameter net)')
+    p.add_argument('--time-limit', type=float, default=0, help='seconds: stop (schedule finished) when reached')
+    p.add_argument('--init', default=None, help='start from this state dict (with --iters 0: export only)')
+    p.add_argument('--state-out', default=None, help='where to save the state dict (default: DATA/detector-state.pt)')
     return p.parse_args()
 
 
@@ -66,18 +73,19 @@ class Residual(nn.Module):
 class CellNet(nn.Module):
     """Input: N x 3 x H x W RGB in [0, 1], H and W multiples of 8. Outputs at H/4 x W/4."""
 
-    def __init__(self):
+    def __init__(self, width=1.0):
         super().__init__()
-        self.stem = nn.Sequential(conv_bn(3, 16, 2), conv_bn(16, 32, 2))
-        self.s4 = Residual(32)
-        self.down = conv_bn(32, 48, 2)
-        self.s8 = nn.Sequential(Residual(48), Residual(48, dilation=2), Residual(48, dilation=4))
+        a, b, c = (int(round(n * width / 8)) * 8 for n in (16, 32, 48))
+        self.stem = nn.Sequential(conv_bn(3, a, 2), conv_bn(a, b, 2))
+        self.s4 = Residual(b)
+        self.down = conv_bn(b, c, 2)
+        self.s8 = nn.Sequential(Residual(c), Residual(c, dilation=2), Residual(c, dilation=4))
         self.fuse = nn.Sequential(
-            nn.Conv2d(80, 32, 1, bias=False), nn.BatchNorm2d(32), nn.ReLU(inplace=True), conv_bn(32, 32)
+            nn.Conv2d(b + c, b, 1, bias=False), nn.BatchNorm2d(b), nn.ReLU(inplace=True), conv_bn(b, b)
         )
-        self.heat = nn.Conv2d(32, 3, 1)
-        self.size = nn.Conv2d(32, 2, 1)
-        self.offset = nn.Conv2d(32, 2, 1)
+        self.heat = nn.Conv2d(b, 3, 1)
+        self.size = nn.Conv2d(b, 2, 1)
+        self.offset = nn.Conv2d(b, 2, 1)
         nn.init.constant_(self.heat.bias, -2.19)
 
     def forward(self, x):
@@ -100,7 +108,7 @@ def load(data_dir):
     return index, images
 
 
-def make_sample(img, boxes, rng):
+def make_sample(img, boxes, rng, CROP=80):
     """Random scale, colour, flip/rotation and crop; returns input crop and stride-4 targets."""
     _, h, w = img.shape
     if rng.random() < 0.5:
@@ -221,8 +229,9 @@ def evaluate(model, index, images, split):
                 continue
             _, h, w = img.shape
             H, W = (h + 7) // 8 * 8, (w + 7) // 8 * 8
-            x = F.pad(img[None], (0, W - w, 0, H - h), mode='replicate')
-            heat, size, off = model(x)
+            dev = next(model.parameters()).device
+            x = F.pad(img[None], (0, W - w, 0, H - h), mode='replicate').to(dev)
+            heat, size, off = (t.cpu() for t in model(x))
             pred = [d[1:5] for d in decode(heat, size, off) if d[0] == 1]
             truth = [b[1:] for b in e['boxes'] if b[0] == 1]
             pairs = sorted(
@@ -264,23 +273,60 @@ def main():
         by_source.setdefault(index[i]['source'], []).append(i)
     sources = sorted(by_source)
     print(f'train images {len(train)} by source', {s: len(v) for s, v in by_source.items()}, flush=True)
-    model = CellNet()
+    model = CellNet(args.width)
     print('parameters', sum(p.numel() for p in model.parameters()), flush=True)
-    opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=1e-4)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=args.lr, total_steps=args.iters, pct_start=0.1)
     # Augmented samples are drawn into a pool once: on a shared 2-core CPU, per-step sample synthesis in Python
     # cost as much as the training step. Each step re-flips and re-transposes its batch, so pool samples recur
     # in eight orientations.
+    device = torch.device(args.device)
+    if args.init:
+        model.load_state_dict(torch.load(args.init, map_location='cpu'))
+    model.to(device)
+    if args.iters == 0:
+        export(model, args)
+        return
     t0 = time.time()
-    pool = []
-    for _ in range(args.pool):
-        i = rng.choice(by_source[rng.choice(sources)])
-        pool.append(make_sample(images[i], [tuple(b) for b in index[i]['boxes']], rng))
-    print(f'pool of {len(pool)} samples in {time.time() - t0:.0f}s', flush=True)
+    picks = []
+    for k in range(args.pool):
+        picks.append((rng.choice(by_source[rng.choice(sources)]), args.seed * 1000003 + k))
+    global _POOL_DATA
+    _POOL_DATA = (index, images, args.crop)
+    if args.workers > 1:
+        import multiprocessing as mp
+
+        with mp.get_context('fork').Pool(args.workers) as workers:
+            pool = workers.map(_pool_sample, picks, chunksize=64)
+    else:
+        pool = [_pool_sample(p) for p in picks]
+    # The pool lives on the training device as five stacked tensors; batches are index gathers.
+    pool = [torch.from_numpy(np.stack(t)).to(device) for t in zip(*pool)]
+    opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=1e-4)
+
+    def set_lr(progress):
+        # One cycle: linear warm-up over the first 10%, cosine decay to lr/1e3 after (as OneCycleLR), driven by the
+        # fraction of iterations done or, with --time-limit, of the time budget spent, whichever is ahead.
+        if progress < 0.1:
+            lr = args.lr / 25 + (args.lr - args.lr / 25) * progress / 0.1
+        else:
+            q = (progress - 0.1) / 0.9
+            lr = args.lr / 25e3 + (args.lr - args.lr / 25e3) * 0.5 * (1 + math.cos(math.pi * min(1.0, q)))
+        for g in opt.param_groups:
+            g['lr'] = lr
+
+    print(f'pool of {args.pool} samples ({args.crop} px) in {time.time() - t0:.0f}s on {device}', flush=True)
     t0 = time.time()
-    for it in range(1, args.iters + 1):
-        batch = [pool[k] for k in rng.sample(range(len(pool)), args.batch)]
-        x, heat, size, off, weight = (torch.stack(t) for t in zip(*batch))
+    it = 0
+    while True:
+        it += 1
+        progress = (it - 1) / args.iters
+        if args.time_limit:
+            progress = max(progress, (time.time() - t0) / args.time_limit)
+        if progress >= 1:
+            it -= 1
+            break
+        set_lr(progress)
+        idx = torch.tensor(rng.sample(range(args.pool), args.batch), device=device)
+        x, heat, size, off, weight = (t[idx] for t in pool)
         x, heat, size, off, weight = reorient(x, heat, size, off, weight, rng)
         p_heat, p_size, p_off = model(x)
         n = weight.sum().clamp(min=1)
@@ -292,22 +338,41 @@ def main():
         opt.zero_grad()
         loss.backward()
         opt.step()
-        sched.step()
-        if it % 100 == 0 or it == args.iters:
+        if it % 500 == 0:
             print(f'it {it} loss {loss.item():.3f} {time.time() - t0:.0f}s', flush=True)
-        if it % args.eval_every == 0 or it == args.iters:
+        if it % args.eval_every == 0:
             print('held-out', held_out, json.dumps(evaluate(model, index, images, held_out)), flush=True)
             export(model, args)
+    print(f'done: {it} iterations in {time.time() - t0:.0f}s', flush=True)
+    print('held-out', held_out, json.dumps(evaluate(model, index, images, held_out)), flush=True)
+    export(model, args)
+
+
+_POOL_DATA = None
+
+
+def _pool_sample(pick):
+    i, seed = pick
+    index, images, crop = _POOL_DATA
+    torch.set_num_threads(1)
+    # numpy crosses the process boundary as plain bytes (torch tensors would travel as shared-memory handles)
+    sample = make_sample(images[i], [tuple(b) for b in index[i]['boxes']], random.Random(seed), crop)
+    return tuple(t.numpy() for t in sample)
 
 
 def export(model, args):
     was_training = model.training
     model.eval()
     os.makedirs(os.path.dirname(args.out) or '.', exist_ok=True)
-    torch.save(model.state_dict(), os.path.join(args.data, 'detector-state.pt'))
+    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+    torch.save(state, args.state_out or os.path.join(args.data, 'detector-state.pt'))
+    cpu_model = CellNet(args.width)
+    cpu_model.load_state_dict(state)
+    cpu_model.eval()
     dummy = torch.rand(1, 3, 128, 160)
+    extra = {'dynamo': False} if int(torch.__version__.split('.')[0]) >= 2 else {}
     torch.onnx.export(
-        model,
+        cpu_model,
         dummy,
         args.out,
         input_names=['image'],
@@ -319,6 +384,7 @@ def export(model, args):
             'offset': {0: 'n', 2: 'h4', 3: 'w4'},
         },
         opset_version=13,
+        **extra,
     )
     print('wrote', args.out, os.path.getsize(args.out), 'bytes', flush=True)
     if was_training:
