@@ -3,7 +3,10 @@
 
     node bin/run-ts.mjs scripts/seg_prepare_detector_data.ts      # writes .cache/seg-train
     /usr/bin/python3 scripts/seg_train_detector.py [--train-split odd|all] [--threads 3]
-    (the shipped model: defaults, 2400 steps of 12 crops, about 25 min on 2 shared CPU cores)
+    (the shipped model: defaults, 2400 steps of 12 crops, about 25 min on 2 shared CPU cores; made with this
+    script as of commit e9b46ef, before the sample pool was seeded per sample, so a re-run now gives a close, not
+    bit-identical, net)
+    scripts/gpu_train_detector.sh                                 # variants side by side on a CUDA GPU
 
 CenterNet-style: for fields resized so that a typical RBC is 24 px across, the network predicts at stride 4 a
 centre heatmap per class (WBC, RBC, platelet), the box size (log of w/24, h/24) and the sub-cell centre
@@ -303,13 +306,13 @@ def main():
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=1e-4)
 
     def set_lr(progress):
-        # One cycle: linear warm-up over the first 10%, cosine decay to lr/1e3 after (as OneCycleLR), driven by the
+        # One cycle: linear warm-up over the first 10%, cosine decay to lr/2.5e5 after (as OneCycleLR), driven by the
         # fraction of iterations done or, with --time-limit, of the time budget spent, whichever is ahead.
         if progress < 0.1:
             lr = args.lr / 25 + (args.lr - args.lr / 25) * progress / 0.1
         else:
             q = (progress - 0.1) / 0.9
-            lr = args.lr / 25e3 + (args.lr - args.lr / 25e3) * 0.5 * (1 + math.cos(math.pi * min(1.0, q)))
+            lr = args.lr / 25e4 + (args.lr - args.lr / 25e4) * 0.5 * (1 + math.cos(math.pi * min(1.0, q)))
         for g in opt.param_groups:
             g['lr'] = lr
 
