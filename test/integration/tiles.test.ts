@@ -6,6 +6,9 @@ import { CellStore } from '../../src/main/engine/store/store';
 import { ensurePyramid, pyramidDir, readTile } from '../../src/main/engine/services/tiles';
 import { pyramidLevels, TILE_SIZE, usesTiles } from '../../src/shared/pyramid';
 import { dataPath, tempDir } from '../helpers/data';
+import { Engine } from '../../src/main/engine/engine';
+import { SettingsFile } from '../../src/main/engine/settings';
+import { mediaResponse } from '../../src/main/engine/media';
 
 const FIELD = dataPath('fixture', 'chula_fields', '2.jpg');
 // Odd sides, so every level rounds and the edge tiles are cut short.
@@ -147,6 +150,27 @@ describe('slide tile pyramid', () => {
       ),
     );
     expect(meanAbsDiff(sameSize.data, want.data)).toBeGreaterThan(8);
+  });
+
+  it('is served as a media route: tiles as JPEG, 404 for a tile outside the pyramid or a field moved away', async () => {
+    const engine = new Engine({ settings: new SettingsFile(path.join(tmp.dir, 'config')) });
+    try {
+      await engine.call('project.create', { path: path.join(tmp.dir, 'media.rdproj') });
+      const { id: _id, ...src } = store.getImage(imageId)!;
+      const here = engine.project.addImage({ ...src, name: 'big.png' });
+      const gone = engine.project.addImage({
+        ...src,
+        path: path.join(tmp.dir, 'moved.png'),
+        sha256: 'cd'.repeat(32),
+      });
+      const ok = await mediaResponse(engine, 'tile', here, { level: 1, x: 4, y: 1 });
+      expect([ok.status, ok.type]).toEqual([200, 'image/jpeg']);
+      expect((await sharp(ok.body as Buffer).metadata()).width).toBe(2241 - 4 * TILE_SIZE);
+      expect((await mediaResponse(engine, 'tile', here, { level: 1, x: 5, y: 0 })).status).toBe(404);
+      expect((await mediaResponse(engine, 'tile', gone, { level: 0, x: 0, y: 0 })).status).toBe(404);
+    } finally {
+      await engine.dispose();
+    }
   });
 
   it('reuses the cached pyramid from the project folder', async () => {

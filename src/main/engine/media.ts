@@ -3,6 +3,7 @@ import sharp from 'sharp';
 import type { Engine } from './engine';
 import { decodeImage } from './ingest/decode';
 import { readTile, type TileIndex } from './services/tiles';
+import { StoreError } from './store/errors';
 
 export interface MediaResponse {
   status: number;
@@ -23,7 +24,13 @@ export async function mediaResponse(
   if (!engine.hasProject()) return { status: 404, type: 'text/plain', body: 'no project open' };
   const store = engine.project;
   if (kind === 'tile') {
-    const t = tile ? await readTile(store, id, tile) : null;
+    // A field whose file was moved away has no pyramid to build: that is a missing tile, not a server fault.
+    const t = tile
+      ? await readTile(store, id, tile).catch((err: unknown) => {
+          if (err instanceof StoreError && err.code === 'not-found') return null;
+          throw err;
+        })
+      : null;
     return t
       ? { status: 200, type: 'image/jpeg', body: t }
       : { status: 404, type: 'text/plain', body: 'no such tile' };
