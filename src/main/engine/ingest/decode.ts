@@ -64,6 +64,31 @@ function sniffFormat(head: Uint8Array): SniffedFormat {
  * with the file and what the user can do, because these messages reach lab users through the import report.
  */
 export async function decodeImage(path: string, opts: DecodeOptions = {}): Promise<DecodedImage> {
+  return (await decodeOrHeader(path, opts, Infinity)) as DecodedImage;
+}
+
+/** A field too large to decode whole: its header and file hash, for the region-by-region path. */
+export interface LargeImageHeader extends ImageHeader {
+  sha256: string;
+  large: true;
+}
+
+/**
+ * decodeImage, except that an image sharp can stream (not BMP) with more than `largeAbove` pixels is not
+ * decoded: its header comes back instead (same checks and messages), and readImageRegion reads its pixels.
+ */
+export async function decodeField(
+  path: string,
+  opts: DecodeOptions & { largeAbove: number },
+): Promise<DecodedImage | LargeImageHeader> {
+  return decodeOrHeader(path, opts, opts.largeAbove);
+}
+
+async function decodeOrHeader(
+  path: string,
+  opts: DecodeOptions,
+  largeAbove: number,
+): Promise<DecodedImage | LargeImageHeader> {
   const maxPixels = opts.maxPixels ?? DEFAULT_MAX_PIXELS;
   let bytes: Buffer;
   try {
@@ -103,7 +128,7 @@ export async function decodeImage(path: string, opts: DecodeOptions = {}): Promi
     const bmp = decodeBmp(bytes, path, maxPixels);
     return { ...bmp, format: 'bmp', sha256 };
   }
-  return decodeWithSharp(bytes, path, sniffed, maxPixels, sha256);
+  return decodeWithSharp(bytes, path, sniffed, maxPixels, sha256, largeAbove);
 }
 
 const SHARP_READS = new Set<SniffedFormat>(['jpeg', 'png', 'tiff', 'webp', 'gif']);
@@ -141,7 +166,8 @@ async function decodeWithSharp(
   sniffed: SniffedFormat,
   maxPixels: number,
   sha256: string,
-): Promise<DecodedImage> {
+  largeAbove = Infinity,
+): Promise<DecodedImage | LargeImageHeader> {
   let format: string = sniffed;
   try {
     // failOn 'truncated' rejects cut-off files but tolerates the benign warnings many scanners' JPEGs raise.
@@ -163,6 +189,10 @@ async function decodeWithSharp(
       );
     }
     const bitDepth = depthBits(meta.depth);
+    const oriented = meta.autoOrient ?? { width, height };
+    if (oriented.width * oriented.height > largeAbove) {
+      return { format, width: oriented.width, height: oriented.height, bitDepth, sha256, large: true };
+    }
     const { data, info } = await sharp(bytes, {
       failOn: 'truncated',
       limitInputPixels: false,
@@ -199,6 +229,67 @@ async function decodeWithSharp(
     }
     throw new ImageDecodeError(reason, path, messageFor(reason, path, format, detail));
   }
+}
+
+/** A sharp-readable image's header: what the streamed (region by region) path needs before reading pixels. */
+export interface ImageHeader {
+  format: string;
+  width: number;
+  height: number;
+  bitDepth: number;
+}
+
+/**
+ * 8-bit RGB of one rectangle of an image file (EXIF orientation applied, alpha flattened on white, 16-bit
+ * scaled), decoded by libvips without holding the whole image: memory is the rectangle plus the decoder's
+ * working rows.
+ */
+export async function readImageRegion(
+  path: string,
+  x: number,
+  y: number,
+  w: number,
+  h: number,
+): Promise<{ data: Uint8Array; width: number; height: number }> {
+  try {
+    const { data, info } = await sharp(path, {
+      failOn: 'truncated',
+      limitInputPixels: false,
+      autoOrient: true,
+      sequentialRead: true,
+    })
+      .extract({ left: x, top: y, width: w, height: h })
+      .flatten({ background: '#ffffff' })
+      .toColourspace('srgb')
+      .removeAlpha()
+      .raw({ depth: 'uchar' })
+      .toBuffer({ resolveWithObject: true });
+    if (info.channels !== 3 || info.width !== w || info.height !== h) {
+      throw new ImageDecodeError(
+        'unsupported',
+        path,
+        messageFor(
+          'unsupported',
+          path,
+          'image',
+          `region read gave ${info.width}x${info.height}x${info.channels}`,
+        ),
+      );
+    }
+    return { data: new Uint8Array(data.buffer, data.byteOffset, data.length), width: w, height: h };
+  } catch (err) {
+    throw sharpError(err, path, 'unknown', 'image');
+  }
+}
+
+function sharpError(err: unknown, path: string, sniffed: SniffedFormat, format: string): ImageDecodeError {
+  if (err instanceof ImageDecodeError) return err;
+  const detail = (err as Error).message.split('\n')[0].trim();
+  let reason = classifySharpError(detail);
+  if (reason === 'unsupported' && /unsupported image format/i.test(detail) && SHARP_READS.has(sniffed)) {
+    reason = 'truncated';
+  }
+  return new ImageDecodeError(reason, path, messageFor(reason, path, format, detail));
 }
 
 function depthBits(depth: string | undefined): number {

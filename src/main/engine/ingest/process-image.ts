@@ -1,17 +1,19 @@
-import { decodeImage, ImageDecodeError } from './decode';
+import { decodeField, ImageDecodeError, type LargeImageHeader } from './decode';
 import fs from 'node:fs';
+import { fileRegionReader } from './region';
 import { segmentCells } from './segment/cells';
-import { inMemoryRegionReader, segmentLargeField } from './segment/large';
+import { estimateStainParameters } from './segment/field';
+import { segmentLargeField, type RegionReader } from './segment/large';
 import { CellDetector, defaultDetectorPath } from './segment/detector';
 import { rasterizeContour } from './segment/contour';
-import type { RgbImage } from './segment/types';
+import type { RgbImage, SegmentedCell } from './segment/types';
 import { cellThumbnail } from './thumbnail';
 import { maskFromCrop, writeMorphologyFeatures, MORPHOLOGY_DIMS } from '../embed/morphology';
 import type { CellKind } from '../../../shared/domain';
 
 export { THUMB_SIZE } from './thumbnail';
 
-/** Fields larger than this are segmented in tiles. */
+/** Fields larger than this are segmented in tiles read from the file one region at a time. */
 export const LARGE_FIELD_PIXELS = 4096 * 4096;
 
 export interface ProcessedCell {
@@ -50,6 +52,10 @@ export interface ProcessOptions {
   maxPixels?: number;
   /** Cells given by an annotation file instead of segmentation (boxes in image px). */
   boxes?: Array<[number, number, number, number]>;
+  /** Fields with more pixels are processed tile by tile from the file (default LARGE_FIELD_PIXELS). */
+  largeFieldPixels?: number;
+  /** Core tile side for large fields (default 2048). */
+  tileSize?: number;
 }
 
 let detector: Promise<CellDetector | null> | null = null;
@@ -68,17 +74,108 @@ async function segmentWithKnownScale(rgb: RgbImage, det: CellDetector | null) {
   return seg.cells;
 }
 
-/** Tiles with the detector at the scale found on the central region, so every tile agrees on one scale. */
-async function segmentLarge(rgb: RgbImage, det: CellDetector | null) {
-  const side = Math.min(2048, rgb.width, rgb.height);
-  const x = Math.floor((rgb.width - side) / 2);
-  const y = Math.floor((rgb.height - side) / 2);
-  const centre = inMemoryRegionReader(rgb)(x, y, side, side) as RgbImage;
+/**
+ * Segments a large field tile by tile with the detector at the scale found on its central region and the
+ * stain parameters of that region, so every tile agrees on one scale and one foreground; `onTileCells` gets
+ * each tile's kept cells while its pixels are in memory.
+ */
+async function segmentLarge(
+  read: RegionReader,
+  width: number,
+  height: number,
+  det: CellDetector | null,
+  opts: {
+    tile?: number;
+    onTileCells?: (cells: SegmentedCell[], region: RgbImage, x0: number, y0: number) => void;
+  },
+) {
+  const side = Math.min(2048, width, height);
+  const x = Math.floor((width - side) / 2);
+  const y = Math.floor((height - side) / 2);
+  const centre = await read(x, y, side, side);
   const { cellDiameter } = await segmentCells(centre, { detector: det });
-  return segmentLargeField(inMemoryRegionReader(rgb), rgb.width, rgb.height, {
+  return segmentLargeField(read, width, height, {
+    tile: opts.tile,
+    cellRadius: cellDiameter / 2,
+    stain: estimateStainParameters(centre),
     segment: async (tile, slide) =>
       (await segmentCells(tile, { detector: det, cellDiameter, stain: slide.stain })).cells,
+    onTileCells: opts.onTileCells,
   });
+}
+
+/**
+ * A field above the large-field limit: tiles are decoded from the file one strip at a time (fileRegionReader)
+ * and each tile's cells are measured, thumbnailed and embedded before the next tile is read, so memory is
+ * bounded by a strip of tiles plus the results, never the whole image (a 10000 x 10000 field is 300 MB as RGB).
+ */
+async function processLargeField(
+  path: string,
+  header: LargeImageHeader,
+  opts: ProcessOptions,
+): Promise<ProcessResult> {
+  const det = await loadDetector();
+  const reader = fileRegionReader(path, header.width);
+  const cells: ProcessedCell[] = [];
+  const features: Float32Array[] = [];
+  try {
+    await segmentLarge(reader.read, header.width, header.height, det, {
+      tile: opts.tileSize,
+      onTileCells: (found, region, x0, y0) => {
+        for (const c of found) measureSegmentedCell(region, x0, y0, c, cells, features);
+      },
+    });
+    const { sha256, format, width, height, bitDepth } = header;
+    return {
+      ok: true,
+      path,
+      sha256,
+      format,
+      width,
+      height,
+      bitDepth,
+      cells,
+      morphology: packFeatures(features),
+    };
+  } catch (err) {
+    if (err instanceof ImageDecodeError) return { ok: false, path, reason: err.reason, message: err.message };
+    throw err;
+  }
+}
+
+/** Measures, thumbnails and embeds one segmented cell from `img`, whose top-left is (x0, y0) in the field. */
+function measureSegmentedCell(
+  img: RgbImage,
+  x0: number,
+  y0: number,
+  c: SegmentedCell,
+  cells: ProcessedCell[],
+  features: Float32Array[],
+): void {
+  const local: [number, number, number, number] = [c.bbox[0] - x0, c.bbox[1] - y0, c.bbox[2], c.bbox[3]];
+  const crop = cropRgb(img, local);
+  const mask = rasterizeContour(c.contour, c.bbox);
+  cells.push({
+    kind: c.kind,
+    bbox: c.bbox,
+    centroid: c.centroid,
+    contour: c.contour,
+    touchesBorder: c.touchesBorder,
+    area: c.morph.area,
+    perimeter: c.morph.perimeter,
+    circularity: c.morph.circularity,
+    convexity: c.morph.convexity,
+    eccentricity: c.morph.eccentricity,
+    meanColor: c.morph.meanColor,
+    thumbnail: cellThumbnail(img, local),
+  });
+  features.push(morph(crop.data, crop.width, crop.height, mask));
+}
+
+function packFeatures(features: Float32Array[]): Float32Array {
+  const morphology = new Float32Array(features.length * MORPHOLOGY_DIMS);
+  features.forEach((f, i) => morphology.set(f, i * MORPHOLOGY_DIMS));
+  return morphology;
 }
 
 /** The shipped learned detector, loaded once per worker; the classical pipeline runs alone when it is absent. */
@@ -93,7 +190,12 @@ function loadDetector(): Promise<CellDetector | null> {
 export async function processImage(path: string, opts: ProcessOptions): Promise<ProcessResult> {
   let img;
   try {
-    img = await decodeImage(path, { maxPixels: opts.maxPixels });
+    // Annotation boxes and crops are cut from the whole image; segmented fields above the limit are streamed.
+    const largeAbove =
+      opts.mode === 'field' && !opts.boxes ? (opts.largeFieldPixels ?? LARGE_FIELD_PIXELS) : Infinity;
+    const decoded = await decodeField(path, { maxPixels: opts.maxPixels, largeAbove });
+    if ('large' in decoded) return await processLargeField(path, decoded, opts);
+    img = decoded;
   } catch (err) {
     if (err instanceof ImageDecodeError) return { ok: false, path, reason: err.reason, message: err.message };
     return { ok: false, path, reason: 'unreadable', message: `${path}: ${(err as Error).message}` };
@@ -133,35 +235,11 @@ export async function processImage(path: string, opts: ProcessOptions): Promise<
       features.push(morph(crop.data, crop.width, crop.height, mask));
     }
   } else {
-    // Above ~16 MP (stitched smears) segmentation runs tile by tile with slide-wide parameters, so its working
-    // memory stays bounded and cells on tile seams are kept exactly once (see segment/large.ts).
     const det = await loadDetector();
-    const found =
-      img.width * img.height > LARGE_FIELD_PIXELS
-        ? await segmentLarge(rgb, det)
-        : await segmentWithKnownScale(rgb, det);
-    for (const c of found) {
-      const crop = cropRgb(rgb, c.bbox);
-      const mask = rasterizeContour(c.contour, c.bbox);
-      cells.push({
-        kind: c.kind,
-        bbox: c.bbox,
-        centroid: c.centroid,
-        contour: c.contour,
-        touchesBorder: c.touchesBorder,
-        area: c.morph.area,
-        perimeter: c.morph.perimeter,
-        circularity: c.morph.circularity,
-        convexity: c.morph.convexity,
-        eccentricity: c.morph.eccentricity,
-        meanColor: c.morph.meanColor,
-        thumbnail: cellThumbnail(rgb, c.bbox),
-      });
-      features.push(morph(crop.data, crop.width, crop.height, mask));
-    }
+    for (const c of await segmentWithKnownScale(rgb, det))
+      measureSegmentedCell(rgb, 0, 0, c, cells, features);
   }
-  const morphology = new Float32Array(features.length * MORPHOLOGY_DIMS);
-  features.forEach((f, i) => morphology.set(f, i * MORPHOLOGY_DIMS));
+  const morphology = packFeatures(features);
   return {
     ok: true,
     path,

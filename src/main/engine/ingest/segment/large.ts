@@ -30,6 +30,11 @@ export interface LargeFieldOptions {
   /** Background and threshold; estimated from the central tile when absent. */
   stain?: StainParameters;
   segment?: TileSegmenter;
+  /**
+   * Called once per tile with the cells it keeps (image coordinates) while the tile's pixels are still in
+   * memory, so thumbnails and crops can be cut without reading the region again.
+   */
+  onTileCells?: (cells: SegmentedCell[], region: RgbImage, x0: number, y0: number) => void | Promise<void>;
   signal?: AbortSignal;
   onProgress?: (done: number, total: number, phase: string) => void;
 }
@@ -37,7 +42,8 @@ export interface LargeFieldOptions {
 /**
  * Segments a field too large to hold as one RGB buffer (a 10000 x 10000 scan is 300 MB as RGB, several GB of
  * intermediate maps), one overlapping tile at a time. Each cell is kept exactly once: by the tile whose core
- * contains its centroid. Memory is bounded by one (tile + 2 overlap)^2 region plus the cells found.
+ * contains its centroid. Memory is bounded by one (tile + 2 overlap)^2 region (plus what the reader holds, see
+ * fileRegionReader) and the cells found.
  */
 export async function segmentLargeField(
   readRegion: RegionReader,
@@ -76,12 +82,15 @@ export async function segmentLargeField(
       const x1 = Math.min(width, coreX1 + overlap);
       const y1 = Math.min(height, coreY1 + overlap);
       const region = await readRegion(x0, y0, x1 - x0, y1 - y0);
+      const kept: SegmentedCell[] = [];
       for (const cell of await segment(region, slide)) {
         const cx = cell.centroid[0] + x0;
         const cy = cell.centroid[1] + y0;
         if (cx < coreX || cx >= coreX1 || cy < coreY || cy >= coreY1) continue;
-        cells.push(toImageCoordinates(cell, x0, y0, width, height));
+        kept.push(toImageCoordinates(cell, x0, y0, width, height));
       }
+      await opts.onTileCells?.(kept, region, x0, y0);
+      for (const cell of kept) cells.push(cell);
       opts.onProgress?.(row * cols + col + 1, total, 'segment');
     }
   }
