@@ -161,6 +161,18 @@ describe('review sessions in the UI', () => {
     expect(last).toMatchObject({ cell_id: target, class_id: null, decided_by: annotator });
     expect(labelOf(target)?.class_id ?? null).toBeNull();
     expect(listSessions(store).find((s) => s.id === session.id)!.itemCount).toBe(8);
+    // Esc leaves the consensus panel: class keys decide in this reader's own queue again, not settle.
+    const consensusBefore = consensusRows().length;
+    await page.keyboard.press('Escape');
+    await page.locator('[data-testid="disagreement"][aria-selected="true"]').waitFor({ state: 'detached' });
+    const own = Number(await page.getByTestId('review-item').getAttribute('data-cell-id'));
+    await page.keyboard.press('1');
+    await page.locator(`[data-testid="review-item"]:not([data-cell-id="${own}"])`).waitFor();
+    const mine = store.db
+      .prepare(`SELECT cell_id, class_id FROM review_decisions WHERE session_id = ? AND reader = ?`)
+      .all(session.id, annotator);
+    expect(mine).toEqual([{ cell_id: own, class_id: normal }]);
+    expect(consensusRows()).toHaveLength(consensusBefore);
     await e.screenshot('review-consensus');
     expect(e.consoleErrors).toEqual([]);
   });

@@ -69,6 +69,8 @@ export function ConsensusPanel(props: {
   }, [pair, labelsVersion, fetchPair, fail]);
   useEffect(() => {
     onSettlingChange(selected != null);
+    // Unmounted (another session opened): class keys go back to the queue.
+    return () => onSettlingChange(false);
   }, [selected, onSettlingChange]);
 
   const compute = () => {
