@@ -72,15 +72,78 @@ export function segmentFieldWithDetections(
   }
   keepLargestPiece(labels, ww, wh, ellipses.length);
   opts.signal?.throwIfAborted();
+  const rescued = rescueMissedCells(mask, labels, ww, wh, ellipses.length, cellDiameter / 2 / f);
+  const count = ellipses.length + rescued;
 
-  const stats = regionStats(img, labels, ww, f, ellipses.length, odGreen, odRed, nucleusThreshold(fg));
+  const stats = regionStats(img, labels, ww, f, count, odGreen, odRed, nucleusThreshold(fg));
   const cells: SegmentedCell[] = [];
-  for (let i = 0; i < detections.length; i++) {
-    const s = stats[i + 1];
+  for (let l = 1; l <= count; l++) {
+    const s = stats[l];
     if (!s) continue;
-    cells.push(cellFromRegion(img, labels, ww, wh, f, i + 1, s, detections[i].kind, detections[i].score));
+    // Rescued regions are RBC-sized, compact stain blobs the detector left out (score 0 marks them).
+    const kind = l <= detections.length ? detections[l - 1].kind : 'rbc';
+    const score = l <= detections.length ? detections[l - 1].score : 0;
+    cells.push(cellFromRegion(img, labels, ww, wh, f, l, s, kind, score));
   }
   return cells;
+}
+
+/**
+ * Foreground blobs that no detection claimed and that look like one whole RBC (area 0.4-1.7x the field's typical
+ * cell, compact, not elongated) become cells of their own, labelled count+1... Small dense cells (spherocytes,
+ * microcytes) are what a detector trained on mostly normal smears tends to skip; leftovers of claimed cells are
+ * crescents or slivers and fail the size and compactness tests. Returns how many were added.
+ */
+function rescueMissedCells(
+  mask: Uint8Array,
+  labels: Int32Array,
+  width: number,
+  height: number,
+  count: number,
+  radius: number,
+): number {
+  const free = new Uint8Array(mask.length);
+  let any = false;
+  for (let p = 0; p < mask.length; p++) {
+    if (mask[p] && !labels[p]) {
+      free[p] = 1;
+      any = true;
+    }
+  }
+  if (!any) return 0;
+  const { labels: blobs, count: n } = labelComponents(free, width, height);
+  const area = new Int32Array(n + 1);
+  const minX = new Int32Array(n + 1).fill(width);
+  const minY = new Int32Array(n + 1).fill(height);
+  const maxX = new Int32Array(n + 1).fill(-1);
+  const maxY = new Int32Array(n + 1).fill(-1);
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      const b = blobs[y * width + x];
+      if (!b) continue;
+      area[b]++;
+      if (x < minX[b]) minX[b] = x;
+      if (x > maxX[b]) maxX[b] = x;
+      if (y < minY[b]) minY[b] = y;
+      if (y > maxY[b]) maxY[b] = y;
+    }
+  }
+  const typical = Math.PI * radius * radius;
+  const newLabel = new Int32Array(n + 1);
+  let added = 0;
+  for (let b = 1; b <= n; b++) {
+    if (area[b] < 0.4 * typical || area[b] > 1.7 * typical) continue;
+    const bw = maxX[b] - minX[b] + 1;
+    const bh = maxY[b] - minY[b] + 1;
+    // Cut by the border: the visible part's shape says too little; the detector's judgement stands there.
+    const cut = minX[b] === 0 || minY[b] === 0 || maxX[b] === width - 1 || maxY[b] === height - 1;
+    if (cut) continue;
+    if (Math.max(bw, bh) > 2 * Math.min(bw, bh)) continue;
+    if (area[b] < 0.62 * bw * bh) continue;
+    newLabel[b] = count + ++added;
+  }
+  if (added) for (let p = 0; p < blobs.length; p++) if (newLabel[blobs[p]]) labels[p] = newLabel[blobs[p]];
+  return added;
 }
 
 /** Each label keeps its largest 8-connected piece, with its holes filled from unlabelled pixels. */
