@@ -83,6 +83,7 @@ describe('slide viewer with a field too large for one texture', () => {
       await page.waitForTimeout(200);
     await page.waitForTimeout(1500);
 
+    await page.getByTestId('slide-tiled').filter({ hasNotText: 'preparing' }).waitFor();
     // The whole field is never sent: the list thumbnail is the single-tile level, the viewer shows tiles.
     expect(wholeImage).toEqual([]);
     expect(tiles.filter((t) => t.level === top)).toEqual([{ level: top, x: 0, y: 0, status: 200 }]);

@@ -86,11 +86,18 @@ describe('slide tile pyramid', () => {
   it('builds the pyramid lazily, once, with tiles of the right sizes at every level', async () => {
     const dir = pyramidDir(store, store.getImage(imageId)!);
     expect(fs.existsSync(dir)).toBe(false);
+    // Leftovers of builds killed mid-way: an old one is cleared, a recent one (maybe still running) is not.
+    const stale = `${dir}.tmp-999-old`;
+    const recent = `${dir}.tmp-999-new`;
+    for (const d of [stale, recent]) fs.mkdirSync(d, { recursive: true });
+    const twoHoursAgo = new Date(Date.now() - 2 * 3600_000);
+    fs.utimesSync(stale, twoHoursAgo, twoHoursAgo);
     // Concurrent first requests share one build.
     const [a, b] = await Promise.all([ensurePyramid(store, imageId), ensurePyramid(store, imageId)]);
     expect(a.dir).toBe(dir);
     expect(b.dir).toBe(dir);
-    expect(fs.readdirSync(path.dirname(dir))).toEqual([path.basename(dir)]);
+    expect(fs.readdirSync(path.dirname(dir)).sort()).toEqual([path.basename(dir), path.basename(recent)]);
+    fs.rmSync(recent, { recursive: true });
     for (const l of pyramidLevels(W, H)) {
       for (let y = 0; y < l.rows; y++)
         for (let x = 0; x < l.cols; x++) {

@@ -26,7 +26,7 @@ function fit(slide: Slide, width: number, height: number): OrthographicViewState
  * TileLayer. deck.gl's tile zoom z maps to pyramid level -z (z 0 = full resolution, each step down halves), so
  * only the tiles in view at about screen resolution are fetched.
  */
-function fieldLayer(slide: Slide, onTileError: (msg: string) => void) {
+function fieldLayer(slide: Slide, onTileError: (msg: string) => void, onTilesShown: () => void) {
   const api = getApi();
   if (!usesTiles(slide.width, slide.height)) {
     return new BitmapLayer({
@@ -48,6 +48,7 @@ function fieldLayer(slide: Slide, onTileError: (msg: string) => void) {
       return createImageBitmap(await r.blob());
     },
     onTileError: (err: unknown) => onTileError(err instanceof Error ? err.message : String(err)),
+    onViewportLoad: onTilesShown,
     renderSubLayers: (props) => {
       const image = props.data;
       if (!image) return null;
@@ -128,7 +129,17 @@ export function SlideViewer({ slide }: { slide: Slide }) {
   const tiled = usesTiles(slide.width, slide.height);
   const { notify } = state;
   // One layer object per slide: deck.gl keeps a TileLayer's tile cache only while its props stay the same.
-  const field = useMemo(() => fieldLayer(slide, (msg) => notify(msg)), [slide, notify]);
+  // The first request for a large field builds its whole pyramid (seconds for hundreds of megapixels): say so.
+  const [tilesShownFor, setTilesShownFor] = useState<number | null>(null);
+  const field = useMemo(
+    () =>
+      fieldLayer(
+        slide,
+        (msg) => notify(msg),
+        () => setTilesShownFor(slide.id),
+      ),
+    [slide, notify],
+  );
   const layers = [
     field,
     new PolygonLayer<CellSummary>({
@@ -230,6 +241,7 @@ export function SlideViewer({ slide }: { slide: Slide }) {
         {tiled && (
           <span className="muted" data-testid="slide-tiled" title="Large field: shown through a tile pyramid">
             {slide.width}×{slide.height} px, tiled
+            {tilesShownFor !== slide.id && ' (preparing tiles…)'}
           </span>
         )}
         <span className="muted">Tab / Shift+Tab: next / previous cell</span>

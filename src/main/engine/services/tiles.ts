@@ -18,6 +18,8 @@ export interface Pyramid {
   levels: PyramidLevel[];
 }
 
+const STALE_BUILD_MS = 60 * 60 * 1000;
+
 /** Builds in progress, by target folder: concurrent tile requests for one field share one build. */
 const building = new Map<string, Promise<void>>();
 
@@ -57,6 +59,7 @@ async function buildPyramid(
 ): Promise<void> {
   if (!fs.existsSync(image.path))
     throw new StoreError('not-found', `The field's file ${image.path} is gone.`);
+  removeStaleBuilds(dir);
   const tmp = `${dir}.tmp-${process.pid}-${randomUUID().slice(0, 8)}`;
   fs.mkdirSync(tmp, { recursive: true });
   try {
@@ -84,6 +87,19 @@ async function buildPyramid(
   } catch (err) {
     fs.rmSync(tmp, { recursive: true, force: true });
     throw err;
+  }
+}
+
+/** Half-written pyramids of this field left by a killed process (older than any build takes) are removed. */
+function removeStaleBuilds(dir: string): void {
+  const parent = path.dirname(dir);
+  if (!fs.existsSync(parent)) return;
+  const prefix = `${path.basename(dir)}.tmp-`;
+  const cutoff = Date.now() - STALE_BUILD_MS;
+  for (const name of fs.readdirSync(parent)) {
+    const p = path.join(parent, name);
+    if (name.startsWith(prefix) && fs.statSync(p).mtimeMs < cutoff)
+      fs.rmSync(p, { recursive: true, force: true });
   }
 }
 
