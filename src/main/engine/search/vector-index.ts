@@ -765,6 +765,11 @@ export class VectorIndex {
         { signal: opts.signal, onProgress: opts.onProgress },
       );
       this.ann = undefined;
+    } catch (error) {
+      // Cells added before this build began were cleared from the pending set: an older IVF would miss them.
+      this.ivf = undefined;
+      this.ivfPending.clear();
+      throw error;
     } finally {
       this.annBuilding = false;
     }
