@@ -260,6 +260,11 @@ export function writeMorphologyFeatures(crop: CellCrop, out: Float32Array, offse
  * pixels), NIH 0.922 -> 0.925; going further down, to ~20 px NIH cells, cost NIH 0.02.
  */
 const CELL_DIAMETER_MAX = 32;
+/**
+ * At factors of 4 and more (cells over 96 px across) each working pixel averages the central half of its block
+ * (toPlanes' `central`), reading a quarter of the pixels: NIH crops 1.2-1.5x faster for 0.004 weighted F1.
+ */
+const CENTRAL_SAMPLING = true;
 
 function workingFactor(areaNative: number): number {
   const diameter = 2 * Math.sqrt(areaNative / Math.PI);
@@ -302,7 +307,12 @@ function locateCell(crop: CellCrop): LocatedCell {
     const box = maskBox(mask, crop.width, crop.height);
     factor = workingFactor(box.area);
     region = workingRegion(box, 1, factor, crop.width, crop.height, 1);
-    const located = toPlanes({ rgb: crop.rgb, width: crop.width, height: crop.height, mask }, factor, region);
+    const located = toPlanes(
+      { rgb: crop.rgb, width: crop.width, height: crop.height, mask },
+      factor,
+      region,
+      CENTRAL_SAMPLING,
+    );
     regionPlanes = located.planes;
     regionMask = located.mask ?? new Uint8Array(regionPlanes.width * regionPlanes.height);
   } else if (seg) {
@@ -317,7 +327,12 @@ function locateCell(crop: CellCrop): LocatedCell {
       crop.height,
       Math.ceil(segFactor / factor) + 1,
     );
-    regionPlanes = toPlanes({ rgb: crop.rgb, width: crop.width, height: crop.height }, factor, region).planes;
+    regionPlanes = toPlanes(
+      { rgb: crop.rgb, width: crop.width, height: crop.height },
+      factor,
+      region,
+      CENTRAL_SAMPLING,
+    ).planes;
     regionMask = maskAtScale(seg, segFactor, regionPlanes, factor, region.x0, region.y0);
   } else {
     throw new Error('unreachable: a crop has a mask or a segmentation');

@@ -25,11 +25,13 @@ export interface Planes {
 /**
  * Box-downsamples a crop by an integer factor into planes (remainder rows/columns dropped), and the mask by
  * majority vote. A region (in downsampled pixels) limits the work to the part of the crop holding the cell.
+ * With `central`, factors of 4 and more average only the middle ceil(f/2) x ceil(f/2) pixels of each block.
  */
 export function toPlanes(
   crop: CellCrop,
   factor: number,
   region?: { x0: number; y0: number; width: number; height: number },
+  central = false,
 ): { planes: Planes; mask: Uint8Array | undefined } {
   const { rgb, width: w } = crop;
   const x0 = region?.x0 ?? 0;
@@ -56,10 +58,13 @@ export function toPlanes(
     return { planes: { r, g, b, width: W, height: H }, mask };
   }
   if (factor === 2) return toPlanesHalf(crop, x0, y0, W, H, r, g, b, mask);
-  // Box sums row by row into per-column accumulators: sequential reads of each source row, no per-pixel
-  // index arithmetic. Integer sums are exact, so the result does not depend on the summation order.
-  const inv = 1 / (factor * factor);
-  const half = factor * factor;
+  // Box sums row by row into per-column accumulators, reading each source row in order. Integer sums are
+  // exact, so the result does not depend on the summation order. A large factor with `central` averages only
+  // the middle ceil(f/2) x ceil(f/2) pixels of each block: a quarter of the reads.
+  const side = central && factor >= 4 ? Math.ceil(factor / 2) : factor;
+  const skip = (factor - side) >> 1;
+  const inv = 1 / (side * side);
+  const votes = side * side;
   const ar = scratchI32(W);
   const ag = scratchI32(W);
   const ab = scratchI32(W);
@@ -69,14 +74,13 @@ export function toPlanes(
     ag.fill(0);
     ab.fill(0);
     am.fill(0);
-    for (let dy = 0; dy < factor; dy++) {
-      const row = ((y + y0) * factor + dy) * w + x0 * factor;
-      let j = row * 3;
+    for (let dy = 0; dy < side; dy++) {
+      const row = ((y + y0) * factor + skip + dy) * w + x0 * factor + skip;
       for (let x = 0; x < W; x++) {
         let sr = 0;
         let sg = 0;
         let sb = 0;
-        for (let dx = 0; dx < factor; dx++, j += 3) {
+        for (let dx = 0, j = (row + x * factor) * 3; dx < side; dx++, j += 3) {
           sr += rgb[j];
           sg += rgb[j + 1];
           sb += rgb[j + 2];
@@ -86,10 +90,9 @@ export function toPlanes(
         ab[x] += sb;
       }
       if (src) {
-        let p = row;
         for (let x = 0; x < W; x++) {
           let sm = 0;
-          for (let dx = 0; dx < factor; dx++, p++) if (src[p]) sm++;
+          for (let dx = 0, p = row + x * factor; dx < side; dx++, p++) if (src[p]) sm++;
           am[x] += sm;
         }
       }
@@ -100,7 +103,7 @@ export function toPlanes(
       g[i0 + x] = ag[x] * inv;
       b[i0 + x] = ab[x] * inv;
     }
-    if (mask) for (let x = 0; x < W; x++) mask[i0 + x] = am[x] * 2 >= half ? 1 : 0;
+    if (mask) for (let x = 0; x < W; x++) mask[i0 + x] = am[x] * 2 >= votes ? 1 : 0;
   }
   return { planes: { r, g, b, width: W, height: H }, mask };
 }
