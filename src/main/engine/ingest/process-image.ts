@@ -16,6 +16,13 @@ export { THUMB_SIZE } from './thumbnail';
 /** Fields larger than this are segmented in tiles read from the file one region at a time. */
 export const LARGE_FIELD_PIXELS = 4096 * 4096;
 
+/**
+ * Core tile side for large fields. The detector's activations dominate a tile's working memory (~270 MB for a
+ * 2048 px tile with its overlap, ~90 MB at 1024), so tiles are kept small; the overlap re-read costs about a
+ * quarter more pixels than 2048 px tiles would.
+ */
+export const LARGE_FIELD_TILE = 1024;
+
 export interface ProcessedCell {
   kind: CellKind;
   bbox: [number, number, number, number];
@@ -54,7 +61,7 @@ export interface ProcessOptions {
   boxes?: Array<[number, number, number, number]>;
   /** Fields with more pixels are processed tile by tile from the file (default LARGE_FIELD_PIXELS). */
   largeFieldPixels?: number;
-  /** Core tile side for large fields (default 2048). */
+  /** Core tile side for large fields (default LARGE_FIELD_TILE). */
   tileSize?: number;
 }
 
@@ -89,7 +96,7 @@ async function segmentLarge(
     onTileCells?: (cells: SegmentedCell[], region: RgbImage, x0: number, y0: number) => void;
   },
 ) {
-  const side = Math.min(2048, width, height);
+  const side = Math.min(LARGE_FIELD_TILE, width, height);
   const x = Math.floor((width - side) / 2);
   const y = Math.floor((height - side) / 2);
   const centre = await read(x, y, side, side);
@@ -120,7 +127,7 @@ async function processLargeField(
   const features: Float32Array[] = [];
   try {
     await segmentLarge(reader.read, header.width, header.height, det, {
-      tile: opts.tileSize,
+      tile: opts.tileSize ?? LARGE_FIELD_TILE,
       onTileCells: (found, region, x0, y0) => {
         for (const c of found) measureSegmentedCell(region, x0, y0, c, cells, features);
       },

@@ -192,9 +192,13 @@ function suppressCrossClass(dets: CellDetection[]): CellDetection[] {
   return kept;
 }
 
+/** Math.fround(v / 255) for every byte: what a Float32Array of data / 255 holds, without building one. */
+const UNIT = Float32Array.from({ length: 256 }, (_, v) => v / 255);
+
 /**
  * RGB bytes -> planar float [0, 1] of size w x h (area-averaged when shrinking, bilinear otherwise), padded to
- * W x H by repeating the last row and column.
+ * W x H by repeating the last row and column. Column taps are computed once per column, and without a box
+ * prefilter (k = 1) the bytes are read straight through UNIT instead of from a float copy of the image.
  */
 function resizeToPlanar(img: RgbImage, w: number, h: number, W: number, H: number): Float32Array {
   const { data, width, height } = img;
@@ -202,10 +206,9 @@ function resizeToPlanar(img: RgbImage, w: number, h: number, W: number, H: numbe
   const k = Math.max(1, Math.floor(Math.min(width / w, height / h)));
   const bw = Math.ceil(width / k);
   const bh = Math.ceil(height / k);
-  const box = new Float32Array(bw * bh * 3);
-  if (k === 1) {
-    for (let i = 0; i < box.length; i++) box[i] = data[i] / 255;
-  } else {
+  let box: Float32Array | null = null;
+  if (k > 1) {
+    box = new Float32Array(bw * bh * 3);
     const cnt = new Float32Array(bw * bh);
     for (let y = 0; y < height; y++) {
       const row = ((y / k) | 0) * bw;
@@ -229,22 +232,39 @@ function resizeToPlanar(img: RgbImage, w: number, h: number, W: number, H: numbe
   const plane = W * H;
   const fx = width / k / w;
   const fy = height / k / h;
+  const col0 = new Int32Array(W);
+  const col1 = new Int32Array(W);
+  const colT = new Float64Array(W);
+  for (let x = 0; x < W; x++) {
+    const sxf = Math.min(bw - 1, Math.max(0, (Math.min(x, w - 1) + 0.5) * fx - 0.5));
+    const x0 = Math.floor(sxf);
+    col0[x] = x0 * 3;
+    col1[x] = Math.min(bw - 1, x0 + 1) * 3;
+    colT[x] = sxf - x0;
+  }
   for (let y = 0; y < H; y++) {
     const syf = Math.min(bh - 1, Math.max(0, (Math.min(y, h - 1) + 0.5) * fy - 0.5));
     const y0 = Math.floor(syf);
     const y1 = Math.min(bh - 1, y0 + 1);
     const ty = syf - y0;
+    const r0 = y0 * bw * 3;
+    const r1 = y1 * bw * 3;
     for (let x = 0; x < W; x++) {
-      const sxf = Math.min(bw - 1, Math.max(0, (Math.min(x, w - 1) + 0.5) * fx - 0.5));
-      const x0 = Math.floor(sxf);
-      const x1 = Math.min(bw - 1, x0 + 1);
-      const tx = sxf - x0;
+      const tx = colT[x];
       const o = y * W + x;
       for (let c = 0; c < 3; c++) {
-        const a = box[(y0 * bw + x0) * 3 + c];
-        const b = box[(y0 * bw + x1) * 3 + c];
-        const cc = box[(y1 * bw + x0) * 3 + c];
-        const d = box[(y1 * bw + x1) * 3 + c];
+        let a: number, b: number, cc: number, d: number;
+        if (box) {
+          a = box[r0 + col0[x] + c];
+          b = box[r0 + col1[x] + c];
+          cc = box[r1 + col0[x] + c];
+          d = box[r1 + col1[x] + c];
+        } else {
+          a = UNIT[data[r0 + col0[x] + c]];
+          b = UNIT[data[r0 + col1[x] + c]];
+          cc = UNIT[data[r1 + col0[x] + c]];
+          d = UNIT[data[r1 + col1[x] + c]];
+        }
         out[c * plane + o] = (a * (1 - tx) + b * tx) * (1 - ty) + (cc * (1 - tx) + d * tx) * ty;
       }
     }
