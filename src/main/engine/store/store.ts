@@ -514,7 +514,8 @@ export class CellStore {
       id: r.id,
       name: r.name,
       color: r.color,
-      hotkey: r.hotkey,
+      // A hidden class keeps its key in reserve (see updateClass) but has none while hidden.
+      hotkey: r.hidden === 1 ? null : r.hotkey,
       description: r.description,
       isRbc: r.is_rbc === 1,
       isInfected: r.is_infected === 1,
@@ -532,6 +533,18 @@ export class CellStore {
     const taken = this.listClasses().find((c) => c.hotkey === hotkey && c.id !== forId);
     if (taken)
       throw new StoreError('invalid', `Key "${hotkey}" already labels "${taken.name}"; choose another.`);
+  }
+
+  /**
+   * A class hidden while it had a hotkey keeps that key in its row, so showing it again brings the key back. Any
+   * other class taking the key (the column is UNIQUE) first takes it from the hidden one, which then comes back
+   * without a key. Call inside the transaction that assigns `hotkey` to class `forId`.
+   */
+  private takeHotkeyFromHidden(hotkey: string, forId?: number): void {
+    this.stmt(`UPDATE classes SET hotkey = NULL WHERE hotkey = ? AND hidden = 1 AND id IS NOT ?`).run(
+      hotkey,
+      forId ?? null,
+    );
   }
 
   /** Names stay unique over merged classes too (the table's constraint); say so instead of a raw SQL error. */
@@ -586,15 +599,22 @@ export class CellStore {
       this.stmt(`SELECT count(*) AS n, max(sort_order) AS m FROM classes`).get() as { n: number; m: number }
     ).m;
     const color = input.color ?? EXTRA_CLASS_COLORS[(count + 1) % EXTRA_CLASS_COLORS.length];
-    const r = this.stmt(
-      `INSERT INTO classes (name, color, hotkey, description, sort_order, is_rbc) VALUES (?, ?, ?, ?, ?, ?)`,
-    ).run(name, color, hotkey, input.description ?? '', count + 1, input.isRbc === false ? 0 : 1);
-    return { cls: this.findClass(Number(r.lastInsertRowid))!, created: true };
+    const id = this.transaction(() => {
+      if (hotkey) this.takeHotkeyFromHidden(hotkey);
+      return Number(
+        this.stmt(
+          `INSERT INTO classes (name, color, hotkey, description, sort_order, is_rbc) VALUES (?, ?, ?, ?, ?, ?)`,
+        ).run(name, color, hotkey, input.description ?? '', count + 1, input.isRbc === false ? 0 : 1)
+          .lastInsertRowid,
+      );
+    });
+    return { cls: this.findClass(id)!, created: true };
   }
 
   /**
    * Renames, recolours, re-keys, flags or hides/shows a class. Hiding is refused while cells carry the class
-   * (merge it instead) and frees its hotkey.
+   * (merge it instead) and frees its hotkey for other classes; shown again, the class gets its key back unless
+   * another class took it meanwhile (takeHotkeyFromHidden).
    */
   updateClass(
     id: number,
@@ -632,14 +652,13 @@ export class CellStore {
       }
       if (patch.color !== undefined)
         this.stmt(`UPDATE classes SET color = ? WHERE id = ?`).run(patch.color, id);
+      if (hotkey) this.takeHotkeyFromHidden(hotkey, id);
       if (hotkey !== undefined) this.stmt(`UPDATE classes SET hotkey = ? WHERE id = ?`).run(hotkey, id);
       if (patch.needsReview !== undefined) {
         this.stmt(`UPDATE classes SET needs_review = ? WHERE id = ?`).run(patch.needsReview ? 1 : 0, id);
       }
       if (patch.hidden !== undefined) {
-        this.stmt(
-          `UPDATE classes SET hidden = ?, hotkey = CASE WHEN ? THEN NULL ELSE hotkey END WHERE id = ?`,
-        ).run(patch.hidden ? 1 : 0, patch.hidden ? 1 : 0, id);
+        this.stmt(`UPDATE classes SET hidden = ? WHERE id = ?`).run(patch.hidden ? 1 : 0, id);
       }
     });
   }
@@ -714,8 +733,17 @@ export class CellStore {
 
   /** Undo/redo of a merge batch also un-merges/re-merges its class, so undone cells never carry a vanished class. */
   private replayMerge(batchId: number, direction: 'undo' | 'redo'): boolean {
-    const row = this.stmt(`SELECT note FROM label_batches WHERE id = ?`).get(batchId) as
-      { note: string | null } | undefined;
+    // A redo batch carries no note of its own: the merge is named by the apply batch at the end of its chain
+    // (undo of a redo of a merge must un-merge too, or the cells would come back to a vanished class).
+    const row = this.stmt(
+      `WITH RECURSIVE chain(id, action, target_batch, note) AS (
+         SELECT id, action, target_batch, note FROM label_batches WHERE id = ?
+         UNION ALL
+         SELECT b.id, b.action, b.target_batch, b.note FROM label_batches b
+         JOIN chain c ON b.id = c.target_batch WHERE c.action = 'redo'
+       )
+       SELECT note FROM chain WHERE action = 'apply'`,
+    ).get(batchId) as { note: string | null } | undefined;
     const m = parseMergeNote(row?.note ?? null);
     if (!m) return false;
     if (direction === 'redo') {
@@ -724,8 +752,10 @@ export class CellStore {
     }
     this.stmt(`UPDATE classes SET merged_into = NULL, hidden = 0 WHERE id = ?`).run(m.fromId);
     // Its old key comes back only if no other class took it meanwhile.
-    if (m.hotkey && !this.listClasses().some((c) => c.hotkey === m.hotkey))
+    if (m.hotkey && !this.listClasses().some((c) => c.hotkey === m.hotkey)) {
+      this.takeHotkeyFromHidden(m.hotkey, m.fromId);
       this.stmt(`UPDATE classes SET hotkey = ? WHERE id = ?`).run(m.hotkey, m.fromId);
+    }
     return true;
   }
 
