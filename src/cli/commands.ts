@@ -93,42 +93,6 @@ command({
 });
 
 command({
-  name: 'class list',
-  usage: 'class list --project P [--json]',
-  summary: 'List label classes with colours and hotkeys',
-  async run(argv, ctx) {
-    const { values } = parseCommand(argv, { project: { type: 'string' } });
-    await ctx.openProject(values.project);
-    const classes = await ctx.call('classes.list', {});
-    emit(!!values.json, classes, () =>
-      classes.map((c) => `${String(c.id).padStart(3)}  ${c.hotkey ?? ' '}  ${c.color}  ${c.name}`).join('\n'),
-    );
-  },
-});
-
-command({
-  name: 'class add',
-  usage: 'class add --project P NAME [--color #RRGGBB] [--key K] [--json]',
-  summary: 'Add a label class (no error if it exists)',
-  async run(argv, ctx) {
-    const { values, positionals } = parseCommand(argv, {
-      project: { type: 'string' },
-      color: { type: 'string' },
-      key: { type: 'string' },
-    });
-    if (positionals.length !== 1)
-      throw new UsageError('class add takes exactly one class NAME (quote names with spaces)');
-    await ctx.openProject(values.project);
-    const r = await ctx.call('classes.add', {
-      name: positionals[0],
-      color: values.color,
-      hotkey: values.key,
-    });
-    emit(!!values.json, r, () => `${r.created ? 'Added' : 'Exists:'} class ${r.cls.name} (id ${r.cls.id})`);
-  },
-});
-
-command({
   name: 'label',
   usage: 'label --project P --cells 1,2,3 --class NAME [--annotator A] [--json]',
   summary: 'Label cells (one undoable action, recorded in the audit trail)',

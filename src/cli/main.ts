@@ -4,6 +4,7 @@ import { Engine } from '../main/engine/engine';
 import { StoreError } from '../main/engine/store/errors';
 import { UsageError } from './args';
 import { commands, type CliContext } from './commands';
+import './commands-classes';
 import './commands-learn';
 import './commands-export';
 
@@ -32,6 +33,12 @@ export async function main(argv: string[]): Promise<number> {
     (c) => c.name === name || (c.name.includes(' ') && `${name} ${rest[0]}` === c.name),
   );
   if (!cmd) {
+    const group = commands.filter((c) => c.name.startsWith(`${name} `));
+    if (group.length > 0) {
+      const subs = group.map((c) => c.name.slice(name.length + 1)).join('|');
+      process.stderr.write(`reddino ${name}: usage: reddino ${name} ${subs} ... (see "reddino --help")\n`);
+      return 2;
+    }
     process.stderr.write(`reddino: unknown command "${name}". Run "reddino --help" for the list.\n`);
     return 2;
   }
@@ -59,7 +66,7 @@ export async function main(argv: string[]): Promise<number> {
     const known = usage || err instanceof StoreError || err instanceof ApiError;
     const msg = (e.message || String(err)).split('\n')[0];
     process.stderr.write(
-      `reddino ${name}: ${usage ? 'usage: ' : ''}${msg}${usage ? ` (see "reddino ${cmd.name} --help")` : ''}\n`,
+      `reddino ${cmd.name}: ${usage ? 'usage: ' : ''}${msg}${usage ? ` (see "reddino ${cmd.name} --help")` : ''}\n`,
     );
     if (!known && process.env.REDDINO_DEBUG) process.stderr.write(`${e.stack}\n`);
     return usage ? 2 : 1;
