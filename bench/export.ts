@@ -219,7 +219,9 @@ async function synthetic(target: number): Promise<void> {
           id = (store.findClass(cell.className!) ?? store.addClass({ name: cell.className! }).cls).id;
           classOf.set(cell.className!, id);
         }
-        perClass.set(id, [...(perClass.get(id) ?? []), ids[i]]);
+        const list = perClass.get(id);
+        if (list) list.push(ids[i]);
+        else perClass.set(id, [ids[i]]);
       });
       const vectors = new Float32Array(ids.length * dims).map((_, i) => Math.sin(i + n));
       store.putEmbeddings(modelId, ids, vectors, dims);
