@@ -74,16 +74,18 @@ export class LearnService {
     const { index } = await this.vectors.index(model.id);
     const ids = index.ids();
     const labels = store.labelsFor(ids);
-    const classes = new Set(Array.from(labels).filter((c) => c >= 0));
-    if (classes.size < 2) return null;
+    // One pass over the (up to millions of) cells; only the few labeled ones are kept.
+    const classes = new Set<number>();
     const labeledIds: number[] = [];
     const labeledClasses: number[] = [];
-    labels.forEach((c, i) => {
-      if (c >= 0) {
-        labeledIds.push(ids[i]);
-        labeledClasses.push(c);
-      }
-    });
+    for (let i = 0; i < labels.length; i++) {
+      const c = labels[i];
+      if (c < 0) continue;
+      classes.add(c);
+      labeledIds.push(ids[i]);
+      labeledClasses.push(c);
+    }
+    if (classes.size < 2) return null;
     const probe = await this.trainer.train(
       index.vectors(labeledIds),
       Int32Array.from(labeledClasses),
@@ -91,13 +93,15 @@ export class LearnService {
       this.predictions?.modelId === model.id ? this.predictions.value.probe : undefined,
     );
     // The probe comes trained from the worker; here it is only applied (a matvec in the index's pool).
-    const value = await predictAll(index, { ids, labels }, { method: 'linear', probe });
-    let labeledCount = 0;
-    for (const c of labels) if (c >= 0) labeledCount++;
+    const value = await predictAll(
+      index,
+      { ids: labeledIds, labels: labeledClasses },
+      { method: 'linear', probe },
+    );
     const runId = store.putPredictionRun({
       modelId: model.id,
       classifier: 'linear-probe',
-      labeledCount,
+      labeledCount: labeledIds.length,
       classIds: [...classes].sort((a, b) => a - b),
       cellIds: value.ids,
       predicted: value.predicted,
