@@ -276,16 +276,27 @@ function erode3(src: Uint8Array, W: number, H: number): Uint8Array {
 }
 
 function dilate3(src: Uint8Array, W: number, H: number): Uint8Array {
-  const rows = scratchU8(W * H);
+  // Rows first, then columns; the edge pixels of each pass are written apart so the inner loops test nothing.
+  const rows = scratchU8(W * H, false);
   for (let y = 0; y < H; y++) {
     const row = y * W;
-    for (let x = 0; x < W; x++) {
-      rows[row + x] = src[row + x] | (x > 0 ? src[row + x - 1] : 0) | (x < W - 1 ? src[row + x + 1] : 0);
+    if (W === 1) {
+      rows[row] = src[row];
+      continue;
     }
+    rows[row] = src[row] | src[row + 1];
+    for (let i = row + 1; i < row + W - 1; i++) rows[i] = src[i - 1] | src[i] | src[i + 1];
+    rows[row + W - 1] = src[row + W - 2] | src[row + W - 1];
   }
-  const out = scratchU8(W * H);
+  const out = scratchU8(W * H, false);
   const n = W * H;
-  for (let i = 0; i < n; i++) out[i] = rows[i] | (i >= W ? rows[i - W] : 0) | (i < n - W ? rows[i + W] : 0);
+  if (H === 1) {
+    out.set(rows);
+    return out;
+  }
+  for (let i = 0; i < W; i++) out[i] = rows[i] | rows[i + W];
+  for (let i = W; i < n - W; i++) out[i] = rows[i - W] | rows[i] | rows[i + W];
+  for (let i = n - W; i < n; i++) out[i] = rows[i - W] | rows[i];
   return out;
 }
 
@@ -330,8 +341,8 @@ function flood(
   while (top > 0) {
     const i = stack[--top];
     size++;
-    const x = i % W;
-    const y = (i - x) / W;
+    const y = (i / W) | 0;
+    const x = i - y * W;
     const yLo = y > 0 ? -1 : 0;
     const yHi = y < H - 1 ? 1 : 0;
     const xLo = x > 0 ? -1 : 0;
