@@ -12,7 +12,7 @@ parentPort!.on('message', (task: Task) => {
     (result) => {
       const transfer: ArrayBuffer[] = [];
       if (result.ok) {
-        transfer.push(result.morphology.buffer as ArrayBuffer);
+        transfer.push(result.morphology.buffer as ArrayBuffer, ...result.buffers);
       }
       parentPort!.postMessage({ id: task.id, result }, transfer);
     },

@@ -1,5 +1,6 @@
 import { decodeField, ImageDecodeError, type LargeImageHeader } from './decode';
 import fs from 'node:fs';
+import { ResultArena } from './arena';
 import { fileRegionReader } from './region';
 import { segmentCells } from './segment/cells';
 import { estimateStainParameters } from './segment/field';
@@ -51,6 +52,8 @@ export type ProcessResult =
       cells: ProcessedCell[];
       /** Raw (unstandardized) morphology vectors, one row per cell. */
       morphology: Float32Array;
+      /** The buffers behind the cells' thumbnails and contours (ResultArena), for transfer to the engine. */
+      buffers: ArrayBuffer[];
     }
   | { ok: false; path: string; reason: string; message: string };
 
@@ -125,11 +128,12 @@ async function processLargeField(
   const reader = fileRegionReader(path, header.width);
   const cells: ProcessedCell[] = [];
   const features: Float32Array[] = [];
+  const arena = new ResultArena();
   try {
     await segmentLarge(reader.read, header.width, header.height, det, {
       tile: opts.tileSize ?? LARGE_FIELD_TILE,
       onTileCells: (found, region, x0, y0) => {
-        for (const c of found) measureSegmentedCell(region, x0, y0, c, cells, features);
+        for (const c of found) measureSegmentedCell(region, x0, y0, c, cells, features, arena);
       },
     });
     const { sha256, format, width, height, bitDepth } = header;
@@ -143,6 +147,7 @@ async function processLargeField(
       bitDepth,
       cells,
       morphology: packFeatures(features),
+      buffers: arena.buffers,
     };
   } catch (err) {
     if (err instanceof ImageDecodeError) return { ok: false, path, reason: err.reason, message: err.message };
@@ -158,6 +163,7 @@ function measureSegmentedCell(
   c: SegmentedCell,
   cells: ProcessedCell[],
   features: Float32Array[],
+  arena: ResultArena,
 ): void {
   const local: [number, number, number, number] = [c.bbox[0] - x0, c.bbox[1] - y0, c.bbox[2], c.bbox[3]];
   const crop = cropRgb(img, local);
@@ -166,7 +172,7 @@ function measureSegmentedCell(
     kind: c.kind,
     bbox: c.bbox,
     centroid: c.centroid,
-    contour: c.contour,
+    contour: arena.floats(c.contour),
     touchesBorder: c.touchesBorder,
     area: c.morph.area,
     perimeter: c.morph.perimeter,
@@ -174,7 +180,7 @@ function measureSegmentedCell(
     convexity: c.morph.convexity,
     eccentricity: c.morph.eccentricity,
     meanColor: c.morph.meanColor,
-    thumbnail: cellThumbnail(img, local),
+    thumbnail: arena.bytes(cellThumbnail(img, local)),
   });
   features.push(morph(crop.data, crop.width, crop.height, mask));
 }
@@ -210,6 +216,7 @@ export async function processImage(path: string, opts: ProcessOptions): Promise<
   const rgb: RgbImage = { data: img.data, width: img.width, height: img.height };
   const cells: ProcessedCell[] = [];
   const features: Float32Array[] = [];
+  const arena = new ResultArena();
   if (opts.mode === 'crop') {
     const mask = maskFromCrop({ rgb: img.data, width: img.width, height: img.height });
     const m = maskStats(rgb, mask);
@@ -220,7 +227,7 @@ export async function processImage(path: string, opts: ProcessOptions): Promise<
       contour: null,
       touchesBorder: false,
       ...m,
-      thumbnail: cellThumbnail(rgb, [0, 0, img.width, img.height]),
+      thumbnail: arena.bytes(cellThumbnail(rgb, [0, 0, img.width, img.height])),
     });
     features.push(morph(img.data, img.width, img.height, mask));
   } else if (opts.boxes) {
@@ -237,14 +244,14 @@ export async function processImage(path: string, opts: ProcessOptions): Promise<
         touchesBorder:
           box[0] <= 0 || box[1] <= 0 || box[0] + box[2] >= img.width || box[1] + box[3] >= img.height,
         ...maskStats(crop, mask),
-        thumbnail: cellThumbnail(rgb, box),
+        thumbnail: arena.bytes(cellThumbnail(rgb, box)),
       });
       features.push(morph(crop.data, crop.width, crop.height, mask));
     }
   } else {
     const det = await loadDetector();
     for (const c of await segmentWithKnownScale(rgb, det))
-      measureSegmentedCell(rgb, 0, 0, c, cells, features);
+      measureSegmentedCell(rgb, 0, 0, c, cells, features, arena);
   }
   const morphology = packFeatures(features);
   return {
@@ -257,6 +264,7 @@ export async function processImage(path: string, opts: ProcessOptions): Promise<
     bitDepth: img.bitDepth,
     cells,
     morphology,
+    buffers: arena.buffers,
   };
 }
 

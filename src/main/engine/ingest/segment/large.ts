@@ -32,7 +32,8 @@ export interface LargeFieldOptions {
   segment?: TileSegmenter;
   /**
    * Called once per tile with the cells it keeps (image coordinates) while the tile's pixels are still in
-   * memory, so thumbnails and crops can be cut without reading the region again.
+   * memory, so thumbnails and crops can be cut without reading the region again. Cells handed to it are not
+   * also collected: segmentLargeField then returns an empty list, and a huge field's cells are held once.
    */
   onTileCells?: (cells: SegmentedCell[], region: RgbImage, x0: number, y0: number) => void | Promise<void>;
   signal?: AbortSignal;
@@ -89,8 +90,8 @@ export async function segmentLargeField(
         if (cx < coreX || cx >= coreX1 || cy < coreY || cy >= coreY1) continue;
         kept.push(toImageCoordinates(cell, x0, y0, width, height));
       }
-      await opts.onTileCells?.(kept, region, x0, y0);
-      for (const cell of kept) cells.push(cell);
+      if (opts.onTileCells) await opts.onTileCells(kept, region, x0, y0);
+      else for (const cell of kept) cells.push(cell);
       opts.onProgress?.(row * cols + col + 1, total, 'segment');
     }
   }
