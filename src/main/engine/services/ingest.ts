@@ -202,6 +202,9 @@ export async function runIngest(
 async function readSiblingAnnotations(
   imagePath: string,
 ): Promise<{ annotations: SiblingAnnotations | null; error?: { path: string; message: string } }> {
+  // Most fields have no annotation file: skip reading the image header (a libvips call) for them.
+  const stem = imagePath.slice(0, imagePath.length - path.extname(imagePath).length);
+  if (!fs.existsSync(`${stem}.xml`) && !fs.existsSync(`${stem}.txt`)) return { annotations: null };
   let meta;
   try {
     meta = await sharp(imagePath).metadata();
