@@ -49,7 +49,7 @@ export async function main(argv: string[]): Promise<number> {
     );
     return 0;
   }
-  const engine = new Engine();
+  const engine = new Engine({ upgradeModels: cmd.name === 'web' });
   const ctx: CliContext = {
     engine,
     call: <M extends ApiMethod>(method: M, a: ApiArgs<M>) => engine.call(method, a) as Promise<ApiResults[M]>,

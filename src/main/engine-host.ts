@@ -14,7 +14,7 @@ interface ParentPort {
 const parentPort = (process as unknown as { parentPort?: ParentPort }).parentPort;
 if (!parentPort) throw new Error('engine-host must run in an Electron utility process');
 
-const engine = new Engine();
+const engine = new Engine({ upgradeModels: true });
 engine.onEvent((event) => parentPort.postMessage({ type: 'event', event }));
 
 parentPort.on('message', ({ data }) => {

@@ -40,10 +40,17 @@ export class Engine {
   readonly settings: SettingsFile;
   private readonly svc: EngineServices;
 
-  constructor(opts: { settings?: SettingsFile } = {}) {
+  /**
+   * upgradeModels: on open, start re-embedding with the current built-in morphology model when the project's
+   * vectors come from an older one (the long-lived hosts set it; one-shot CLI commands do not).
+   */
+  constructor(opts: { settings?: SettingsFile; upgradeModels?: boolean } = {}) {
     this.settings = opts.settings ?? new SettingsFile();
+    this.upgradeModels = opts.upgradeModels ?? false;
     this.svc = services(this);
   }
+
+  private readonly upgradeModels: boolean;
 
   onEvent(listener: (e: EngineEvent) => void): () => void {
     this.listeners.add(listener);
@@ -86,6 +93,7 @@ export class Engine {
     this.settings.addRecent(abs);
     const info = this.projectInfo();
     this.emit({ type: 'project', project: info });
+    if (this.upgradeModels) this.svc.embed.upgradeMorphology();
     if (fs.statSync(path.join(abs, 'cells.db')).size > SYNC_CHECK_MAX_BYTES) {
       void backgroundIntegrityCheck(abs).then((problems) => {
         if (this.store === store)

@@ -8,8 +8,8 @@ import {
 import type { ModelInfo } from '../../../shared/domain';
 import type { PredictionRun } from '../store/store';
 import type { Engine } from '../engine';
-import { runIngest, type IngestParams } from './ingest';
-import { VectorCache } from './vectors';
+import { ensureMorphologyModel, runIngest, type IngestParams } from './ingest';
+import { outdatedMorphology, VectorCache } from './vectors';
 import { LearnService } from './learn';
 import { MapService } from './map';
 import { startEmbed } from './embed';
@@ -19,7 +19,11 @@ import { modelsDir } from '../settings';
 export interface EngineServices {
   ingest: { start(args: ApiParsedArgs<'ingest.start'>): number };
   models: { add(args: ApiParsedArgs<'models.add'>): Promise<ModelInfo> };
-  embed: { start(modelId?: number): number };
+  embed: {
+    start(modelId?: number): number;
+    /** Starts embedding with the current morphology model where an older one holds more vectors; job id or null. */
+    upgradeMorphology(): number | null;
+  };
   map: { get(modelId?: number): MapData | null; start(modelId?: number): number };
   learn: {
     latestRun(): PredictionRun | null;
@@ -69,7 +73,15 @@ export function services(engine: Engine): EngineServices {
         return store.listModels().find((m) => m.id === id)!;
       },
     },
-    embed: { start: (modelId) => startEmbed(engine, vectors.activeModel(modelId)) },
+    embed: {
+      start: (modelId) => startEmbed(engine, vectors.activeModel(modelId)),
+      upgradeMorphology: () => {
+        const store = engine.project;
+        if (!outdatedMorphology(store.listModels())) return null;
+        const current = store.getModel(ensureMorphologyModel(store))!;
+        return startEmbed(engine, current);
+      },
+    },
     map: { get: (modelId) => map.get(modelId), start: (modelId) => map.start(modelId) },
     learn: {
       latestRun: () => learn.latestRun(),

@@ -1,5 +1,10 @@
 import { VectorIndex } from '../search/vector-index';
-import { applyStandardizer, fitStandardizer, type Standardizer } from '../embed/morphology';
+import {
+  applyStandardizer,
+  fitStandardizer,
+  MORPHOLOGY_MODEL_NAME,
+  type Standardizer,
+} from '../embed/morphology';
 import type { CellStore, ModelRecord } from '../store/store';
 import { ApiError } from '../../../shared/api';
 
@@ -33,7 +38,12 @@ export function activeModelOf(store: CellStore, requested?: number): ModelRecord
   }
   const setting = store.getSetting('activeModel');
   const chosen = setting ? models.find((m) => String(m.id) === setting) : undefined;
-  const usable = models.filter((m) => m.embeddedCells > 0);
+  // An older built-in morphology model serves until the current one holds as many vectors (re-embedding runs
+  // as a job), so the map never shows a project half in one feature space and half in the other.
+  const morphology =
+    outdatedMorphology(models) ??
+    models.find((m) => m.kind === 'morphology' && m.name === MORPHOLOGY_MODEL_NAME);
+  const usable = models.filter((m) => m.embeddedCells > 0 && (m.kind !== 'morphology' || m === morphology));
   const m = chosen ?? usable.find((x) => x.kind === 'vit-onnx') ?? usable[0] ?? models[0];
   if (!m)
     throw new ApiError(
@@ -41,6 +51,20 @@ export function activeModelOf(store: CellStore, requested?: number): ModelRecord
       'No cells are embedded yet. Import images first (ingest embeds them with the morphology model).',
     );
   return m;
+}
+
+/**
+ * The older built-in morphology model with the most vectors, when it holds more than the current one
+ * (MORPHOLOGY_MODEL_NAME): the project still needs re-embedding with the current version. Else null.
+ */
+export function outdatedMorphology(models: readonly ModelRecord[]): ModelRecord | null {
+  const current = models.find((m) => m.kind === 'morphology' && m.name === MORPHOLOGY_MODEL_NAME);
+  let best: ModelRecord | null = null;
+  for (const m of models) {
+    if (m.kind !== 'morphology' || m.name === MORPHOLOGY_MODEL_NAME || m.embeddedCells === 0) continue;
+    if (!best || m.embeddedCells > best.embeddedCells) best = m;
+  }
+  return best && best.embeddedCells > (current?.embeddedCells ?? 0) ? best : null;
 }
 
 export class VectorCache {
