@@ -147,6 +147,20 @@ describe('class management through the engine API (real SQLite)', () => {
     expect(await names()).toContain('stomatocyte');
   });
 
+  it('undo that puts cells back on a class hidden meanwhile shows that class again', async () => {
+    const tear = engine.project.findClass('teardrop')!;
+    await call('labels.apply', { cellIds: [cellIds[12]], classId: tear.id });
+    await call('labels.apply', { cellIds: [cellIds[12]], classId: null });
+    expect(await call('classes.remove', { id: tear.id })).toEqual({ removed: 'hidden' });
+    expect(await names()).not.toContain('teardrop');
+    // Undoing the clearing relabels the cell teardrop: the class must be listed (and keyed) again.
+    await call('labels.undo', {});
+    expect(labelOf(cellIds[12])).toBe(tear.id);
+    expect(await names()).toContain('teardrop');
+    expect(engine.project.findClass(tear.id)).toMatchObject({ hotkey: tear.hotkey });
+    expect(engine.project.findClass(tear.id)!.hidden).toBeUndefined();
+  });
+
   it('rejects bad arguments at the contract', async () => {
     await expect(call('classes.remove', { id: -1 })).rejects.toThrow(/invalid|id/);
     await expect(call('classes.remove', { id: 999_999 })).rejects.toThrow(/No class with id 999999/);

@@ -390,6 +390,9 @@ describe('audit trail', () => {
       classId: null,
       previousClassId: cls('normal'),
       targetBatchId: recent[0].batchId,
+      // The undo names what it reverts: the same model and prediction run as the accepted suggestion.
+      modelId: run.modelId,
+      runId: run.id,
     });
   });
 
@@ -405,8 +408,8 @@ describe('audit trail', () => {
   });
 });
 
-// Last: undo batches of review labels carry no session id (the store's undo copies only the source), so this runs
-// after the audit-trail checks that every 'review' apply event names its session.
+// Last: it undoes and redoes review labels (the undo and redo batches carry the session of the batch they
+// revert), after the audit-trail checks of the sessions' apply events.
 describe('consensus and undo', () => {
   let sessionId: number;
   beforeAll(() => {

@@ -167,6 +167,13 @@ interface CellRow {
  * The project's cell store. All SQL lives here and in the migrations: the rest of the engine calls these
  * repository methods, so a shared PostgreSQL store can later implement the same surface.
  */
+/** What a label batch came from, copied onto the undo and redo batches that revert or replay it. */
+interface BatchOrigin {
+  session_id: number | null;
+  model_id: number | null;
+  run_id: number | null;
+}
+
 export class CellStore {
   readonly db: Db;
   readonly dir: string;
@@ -835,9 +842,9 @@ export class CellStore {
   undo(annotator: string): { batchId: number; cellIds: number[]; classesChanged: boolean } | null {
     return this.transaction(() => {
       const target = this.stmt(
-        `SELECT id, source FROM label_batches WHERE action IN ('apply', 'redo') AND state = 'active'
-         ORDER BY id DESC LIMIT 1`,
-      ).get() as { id: number; source: LabelSource } | undefined;
+        `SELECT id, source, session_id, model_id, run_id FROM label_batches
+         WHERE action IN ('apply', 'redo') AND state = 'active' ORDER BY id DESC LIMIT 1`,
+      ).get() as (BatchOrigin & { id: number; source: LabelSource }) | undefined;
       if (!target) return null;
       const rows = this.stmt(
         `SELECT cell_id, prev_class_id FROM annotations WHERE batch_id = ? ORDER BY id DESC`,
@@ -845,11 +852,14 @@ export class CellStore {
       const ts = now();
       const batch = Number(
         this.stmt(
-          `INSERT INTO label_batches (action, target_batch, source, annotator, created_at) VALUES ('undo', ?, ?, ?, ?)`,
-        ).run(target.id, target.source, annotator, ts).lastInsertRowid,
+          `INSERT INTO label_batches (action, target_batch, source, annotator, created_at, session_id, model_id, run_id)
+           VALUES ('undo', ?, ?, ?, ?, ?, ?, ?)`,
+        ).run(target.id, target.source, annotator, ts, target.session_id, target.model_id, target.run_id)
+          .lastInsertRowid,
       );
-      const classesChanged = this.replayMerge(target.id, 'undo');
+      let classesChanged = this.replayMerge(target.id, 'undo');
       for (const r of rows) this.appendAnnotation(batch, r.cell_id, r.prev_class_id, ts);
+      classesChanged = this.showClassesOf(batch) || classesChanged;
       this.stmt(`UPDATE label_batches SET state = 'undone', undone_by = ? WHERE id = ?`).run(
         batch,
         target.id,
@@ -862,9 +872,9 @@ export class CellStore {
   redo(annotator: string): { batchId: number; cellIds: number[]; classesChanged: boolean } | null {
     return this.transaction(() => {
       const target = this.stmt(
-        `SELECT id, source, undone_by FROM label_batches WHERE state = 'undone' AND undone_by IS NOT NULL
-         ORDER BY undone_by DESC LIMIT 1`,
-      ).get() as { id: number; source: LabelSource; undone_by: number } | undefined;
+        `SELECT id, source, undone_by, session_id, model_id, run_id FROM label_batches
+         WHERE state = 'undone' AND undone_by IS NOT NULL ORDER BY undone_by DESC LIMIT 1`,
+      ).get() as (BatchOrigin & { id: number; source: LabelSource; undone_by: number }) | undefined;
       if (!target) return null;
       const newer = this.stmt(`SELECT 1 FROM label_batches WHERE action = 'apply' AND id > ? LIMIT 1`).get(
         target.undone_by,
@@ -876,16 +886,31 @@ export class CellStore {
       const ts = now();
       const batch = Number(
         this.stmt(
-          `INSERT INTO label_batches (action, target_batch, source, annotator, created_at) VALUES ('redo', ?, ?, ?, ?)`,
-        ).run(target.id, target.source, annotator, ts).lastInsertRowid,
+          `INSERT INTO label_batches (action, target_batch, source, annotator, created_at, session_id, model_id, run_id)
+           VALUES ('redo', ?, ?, ?, ?, ?, ?, ?)`,
+        ).run(target.id, target.source, annotator, ts, target.session_id, target.model_id, target.run_id)
+          .lastInsertRowid,
       );
       for (const r of rows) this.appendAnnotation(batch, r.cell_id, r.class_id, ts);
-      const classesChanged = this.replayMerge(target.id, 'redo');
+      let classesChanged = this.replayMerge(target.id, 'redo');
+      classesChanged = this.showClassesOf(batch) || classesChanged;
       // The redo batch becomes the active one a later undo reverts; the original stays 'undone' for the history
       // but leaves the redo stack (undone_by cleared).
       this.stmt(`UPDATE label_batches SET undone_by = NULL WHERE id = ?`).run(target.id);
       return { batchId: batch, cellIds: rows.map((r) => r.cell_id), classesChanged };
     });
+  }
+
+  /**
+   * Undo and redo can put cells back on a class that was hidden meanwhile (removed from the list while its
+   * history named it): such a class is shown again, since cells carry it. True when any was.
+   */
+  private showClassesOf(batchId: number): boolean {
+    const shown = this.stmt(
+      `UPDATE classes SET hidden = 0 WHERE hidden = 1
+         AND id IN (SELECT class_id FROM annotations WHERE batch_id = ? AND class_id IS NOT NULL)`,
+    ).run(batchId);
+    return shown.changes > 0;
   }
 
   cellHistory(cellId: number): AnnotationEvent[] {
