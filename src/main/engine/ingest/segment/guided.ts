@@ -112,22 +112,7 @@ function rescueMissedCells(
   }
   if (!any) return 0;
   const { labels: blobs, count: n } = labelComponents(free, width, height);
-  const area = new Int32Array(n + 1);
-  const minX = new Int32Array(n + 1).fill(width);
-  const minY = new Int32Array(n + 1).fill(height);
-  const maxX = new Int32Array(n + 1).fill(-1);
-  const maxY = new Int32Array(n + 1).fill(-1);
-  for (let y = 0; y < height; y++) {
-    for (let x = 0; x < width; x++) {
-      const b = blobs[y * width + x];
-      if (!b) continue;
-      area[b]++;
-      if (x < minX[b]) minX[b] = x;
-      if (x > maxX[b]) maxX[b] = x;
-      if (y < minY[b]) minY[b] = y;
-      if (y > maxY[b]) maxY[b] = y;
-    }
-  }
+  const { area, minX, minY, maxX, maxY } = labelBoxes(blobs, width, height, n);
   const typical = Math.PI * radius * radius;
   const newLabel = new Int32Array(n + 1);
   let added = 0;
@@ -148,20 +133,7 @@ function rescueMissedCells(
 
 /** Each label keeps its largest 8-connected piece, with its holes filled from unlabelled pixels. */
 function keepLargestPiece(labels: Int32Array, width: number, height: number, count: number): void {
-  const minX = new Int32Array(count + 1).fill(width);
-  const minY = new Int32Array(count + 1).fill(height);
-  const maxX = new Int32Array(count + 1).fill(-1);
-  const maxY = new Int32Array(count + 1).fill(-1);
-  for (let y = 0; y < height; y++) {
-    for (let x = 0; x < width; x++) {
-      const l = labels[y * width + x];
-      if (!l) continue;
-      if (x < minX[l]) minX[l] = x;
-      if (x > maxX[l]) maxX[l] = x;
-      if (y < minY[l]) minY[l] = y;
-      if (y > maxY[l]) maxY[l] = y;
-    }
-  }
+  const { minX, minY, maxX, maxY } = labelBoxes(labels, width, height, count);
   for (let l = 1; l <= count; l++) {
     if (maxX[l] < 0) continue;
     const bw = maxX[l] - minX[l] + 1;
@@ -191,4 +163,25 @@ function keepLargestPiece(labels: Int32Array, width: number, height: number, cou
       }
     }
   }
+}
+
+/** Pixel count and bounding box (inclusive; maxX -1 for an empty label) of labels 1..count. */
+function labelBoxes(labels: Int32Array, width: number, height: number, count: number) {
+  const area = new Int32Array(count + 1);
+  const minX = new Int32Array(count + 1).fill(width);
+  const minY = new Int32Array(count + 1).fill(height);
+  const maxX = new Int32Array(count + 1).fill(-1);
+  const maxY = new Int32Array(count + 1).fill(-1);
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      const l = labels[y * width + x];
+      if (!l) continue;
+      area[l]++;
+      if (x < minX[l]) minX[l] = x;
+      if (x > maxX[l]) maxX[l] = x;
+      if (y < minY[l]) minY[l] = y;
+      if (y > maxY[l]) maxY[l] = y;
+    }
+  }
+  return { area, minX, minY, maxX, maxY };
 }
