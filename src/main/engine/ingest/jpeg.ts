@@ -168,47 +168,77 @@ class ByteWriter {
   }
 }
 
-/** In-place AAN forward DCT of an 8x8 block, then quantisation to integers. */
+/** In-place AAN forward DCT of an 8x8 block (rows, then columns), then quantisation to integers. */
 function forwardDctQuantise(d: Float32Array, scale: Float32Array, out: Int32Array): void {
-  for (let o = 0; o < 64; o += 8) dct8(d, o, 1);
-  for (let o = 0; o < 8; o++) dct8(d, o, 8);
+  // Both passes are written out with constant strides: the generic strided version ran markedly slower.
+  for (let o = 0; o < 64; o += 8) {
+    const tmp0 = d[o] + d[o + 7];
+    const tmp7 = d[o] - d[o + 7];
+    const tmp1 = d[o + 1] + d[o + 6];
+    const tmp6 = d[o + 1] - d[o + 6];
+    const tmp2 = d[o + 2] + d[o + 5];
+    const tmp5 = d[o + 2] - d[o + 5];
+    const tmp3 = d[o + 3] + d[o + 4];
+    const tmp4 = d[o + 3] - d[o + 4];
+    const tmp10 = tmp0 + tmp3;
+    const tmp13 = tmp0 - tmp3;
+    const tmp11 = tmp1 + tmp2;
+    const tmp12 = tmp1 - tmp2;
+    d[o] = tmp10 + tmp11;
+    d[o + 4] = tmp10 - tmp11;
+    const z1 = (tmp12 + tmp13) * 0.707106781;
+    d[o + 2] = tmp13 + z1;
+    d[o + 6] = tmp13 - z1;
+    const t10 = tmp4 + tmp5;
+    const t11 = tmp5 + tmp6;
+    const t12 = tmp6 + tmp7;
+    const z5 = (t10 - t12) * 0.382683433;
+    const z2 = 0.5411961 * t10 + z5;
+    const z4 = 1.306562965 * t12 + z5;
+    const z3 = t11 * 0.707106781;
+    const z11 = tmp7 + z3;
+    const z13 = tmp7 - z3;
+    d[o + 5] = z13 + z2;
+    d[o + 3] = z13 - z2;
+    d[o + 1] = z11 + z4;
+    d[o + 7] = z11 - z4;
+  }
+  for (let o = 0; o < 8; o++) {
+    const tmp0 = d[o] + d[o + 56];
+    const tmp7 = d[o] - d[o + 56];
+    const tmp1 = d[o + 8] + d[o + 48];
+    const tmp6 = d[o + 8] - d[o + 48];
+    const tmp2 = d[o + 16] + d[o + 40];
+    const tmp5 = d[o + 16] - d[o + 40];
+    const tmp3 = d[o + 24] + d[o + 32];
+    const tmp4 = d[o + 24] - d[o + 32];
+    const tmp10 = tmp0 + tmp3;
+    const tmp13 = tmp0 - tmp3;
+    const tmp11 = tmp1 + tmp2;
+    const tmp12 = tmp1 - tmp2;
+    d[o] = tmp10 + tmp11;
+    d[o + 32] = tmp10 - tmp11;
+    const z1 = (tmp12 + tmp13) * 0.707106781;
+    d[o + 16] = tmp13 + z1;
+    d[o + 48] = tmp13 - z1;
+    const t10 = tmp4 + tmp5;
+    const t11 = tmp5 + tmp6;
+    const t12 = tmp6 + tmp7;
+    const z5 = (t10 - t12) * 0.382683433;
+    const z2 = 0.5411961 * t10 + z5;
+    const z4 = 1.306562965 * t12 + z5;
+    const z3 = t11 * 0.707106781;
+    const z11 = tmp7 + z3;
+    const z13 = tmp7 - z3;
+    d[o + 40] = z13 + z2;
+    d[o + 24] = z13 - z2;
+    d[o + 8] = z11 + z4;
+    d[o + 56] = z11 - z4;
+  }
   for (let k = 0; k < 64; k++) {
     const v = d[k] * scale[k];
     out[k] = v > 0 ? (v + 0.5) | 0 : (v - 0.5) | 0;
   }
-}
-
-function dct8(d: Float32Array, o: number, s: number): void {
-  const tmp0 = d[o] + d[o + 7 * s];
-  const tmp7 = d[o] - d[o + 7 * s];
-  const tmp1 = d[o + s] + d[o + 6 * s];
-  const tmp6 = d[o + s] - d[o + 6 * s];
-  const tmp2 = d[o + 2 * s] + d[o + 5 * s];
-  const tmp5 = d[o + 2 * s] - d[o + 5 * s];
-  const tmp3 = d[o + 3 * s] + d[o + 4 * s];
-  const tmp4 = d[o + 3 * s] - d[o + 4 * s];
-  let tmp10 = tmp0 + tmp3;
-  const tmp13 = tmp0 - tmp3;
-  let tmp11 = tmp1 + tmp2;
-  let tmp12 = tmp1 - tmp2;
-  d[o] = tmp10 + tmp11;
-  d[o + 4 * s] = tmp10 - tmp11;
-  const z1 = (tmp12 + tmp13) * 0.707106781;
-  d[o + 2 * s] = tmp13 + z1;
-  d[o + 6 * s] = tmp13 - z1;
-  tmp10 = tmp4 + tmp5;
-  tmp11 = tmp5 + tmp6;
-  tmp12 = tmp6 + tmp7;
-  const z5 = (tmp10 - tmp12) * 0.382683433;
-  const z2 = 0.5411961 * tmp10 + z5;
-  const z4 = 1.306562965 * tmp12 + z5;
-  const z3 = tmp11 * 0.707106781;
-  const z11 = tmp7 + z3;
-  const z13 = tmp7 - z3;
-  d[o + 5 * s] = z13 + z2;
-  d[o + 3 * s] = z13 - z2;
-  d[o + s] = z11 + z4;
-  d[o + 7 * s] = z11 - z4;
 }
 
 function bitLength(v: number): number {
