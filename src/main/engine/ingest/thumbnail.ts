@@ -110,12 +110,23 @@ function resamplePlane(
   outH: number,
 ): Float32Array {
   const tmp = new Float32Array(srcHeight * outW);
-  for (let r = 0; r < srcHeight; r++) {
-    const row = r * srcWidth;
-    for (let i = 0; i < outW; i++) {
-      let acc = 0;
-      for (let k = i * tx.span, end = k + tx.span; k < end; k++) acc += tx.weight[k] * src[row + tx.index[k]];
-      tmp[r * outW + i] = acc;
+  const { index, weight, span } = tx;
+  if (span === 2) {
+    // Enlarging (the usual case): two taps, written out.
+    for (let r = 0; r < srcHeight; r++) {
+      const row = r * srcWidth;
+      const o = r * outW;
+      for (let i = 0, k = 0; i < outW; i++, k += 2)
+        tmp[o + i] = weight[k] * src[row + index[k]] + weight[k + 1] * src[row + index[k + 1]];
+    }
+  } else {
+    for (let r = 0; r < srcHeight; r++) {
+      const row = r * srcWidth;
+      for (let i = 0; i < outW; i++) {
+        let acc = 0;
+        for (let k = i * span, end = k + span; k < end; k++) acc += weight[k] * src[row + index[k]];
+        tmp[r * outW + i] = acc;
+      }
     }
   }
   const out = new Float32Array(outW * outH);
@@ -153,20 +164,23 @@ export function cellThumbnail(img: RgbImage, bbox: readonly [number, number, num
   let colHi = -1;
   let rowLo = img.height;
   let rowHi = -1;
-  for (const [k, t] of taps.entries()) {
-    for (const v of t.index) {
+  for (let k = 0; k < 4; k++) {
+    const index = taps[k].index;
+    for (let i = 0; i < index.length; i++) {
+      const v = index[i];
       if (k % 2 === 0) {
-        colLo = Math.min(colLo, v);
-        colHi = Math.max(colHi, v);
+        if (v < colLo) colLo = v;
+        if (v > colHi) colHi = v;
       } else {
-        rowLo = Math.min(rowLo, v);
-        rowHi = Math.max(rowHi, v);
+        if (v < rowLo) rowLo = v;
+        if (v > rowHi) rowHi = v;
       }
     }
   }
-  for (const [k, t] of taps.entries()) {
+  for (let k = 0; k < 4; k++) {
+    const index = taps[k].index;
     const lo = k % 2 === 0 ? colLo : rowLo;
-    for (let i = 0; i < t.index.length; i++) t.index[i] -= lo;
+    for (let i = 0; i < index.length; i++) index[i] -= lo;
   }
   const pw = colHi - colLo + 1;
   const ph = rowHi - rowLo + 1;
