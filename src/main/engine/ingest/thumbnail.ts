@@ -130,6 +130,17 @@ function resamplePlane(
     }
   }
   const out = new Float32Array(outW * outH);
+  if (ty.span === 2) {
+    for (let j = 0; j < outH; j++) {
+      const o = j * outW;
+      const w0 = ty.weight[2 * j];
+      const w1 = ty.weight[2 * j + 1];
+      const t0 = ty.index[2 * j] * outW;
+      const t1 = ty.index[2 * j + 1] * outW;
+      for (let i = 0; i < outW; i++) out[o + i] = w0 * tmp[t0 + i] + w1 * tmp[t1 + i];
+    }
+    return out;
+  }
   for (let j = 0; j < outH; j++) {
     const o = j * outW;
     for (let k = j * ty.span, end = k + ty.span; k < end; k++) {
