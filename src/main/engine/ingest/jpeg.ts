@@ -130,10 +130,12 @@ function quantisersFor(quality: number): [Quantiser, Quantiser] {
 
 /** Growable byte sink with the entropy coder's bit buffer and 0xFF byte stuffing. */
 class ByteWriter {
-  bytes = new Uint8Array(8192);
   n = 0;
   private acc = 0;
   private bits = 0;
+
+  /** Encoding is synchronous, so one scratch buffer (grown as needed) serves every call. */
+  constructor(public bytes: Uint8Array) {}
 
   byte(b: number): void {
     if (this.n === this.bytes.length) {
@@ -387,13 +389,15 @@ function loadBlock(plane: Float32Array, pw: number, ph: number, bx: number, by: 
   }
 }
 
+let scratch = new Uint8Array(8192);
+
 /** Encodes YCbCr planes (see YccPlanes) as a baseline JFIF JPEG with 4:2:0 chroma. */
 export function encodeJpegYcc(planes: YccPlanes, quality = 85): Uint8Array {
   const { width, height } = planes;
   const cw = (width + 1) >> 1;
   const ch = (height + 1) >> 1;
   const [luma, chroma] = quantisersFor(quality);
-  const w = new ByteWriter();
+  const w = new ByteWriter(scratch);
   writeHeaders(w, width, height, luma, chroma);
   const block = new Float32Array(64);
   const coef = new Int32Array(64);
@@ -417,5 +421,6 @@ export function encodeJpegYcc(planes: YccPlanes, quality = 85): Uint8Array {
   }
   w.flush();
   w.word(0xffd9);
+  scratch = w.bytes;
   return w.bytes.slice(0, w.n);
 }

@@ -399,11 +399,14 @@ export function downsampleMean(
   const h = Math.ceil(height / f);
   const sum = new Float32Array(w * h);
   const cnt = new Float32Array(w * h);
+  const col = new Int32Array(width);
+  for (let x = 0; x < width; x++) col[x] = (x / f) | 0;
   for (let y = 0; y < height; y++) {
     const row = ((y / f) | 0) * w;
+    const srcRow = y * width;
     for (let x = 0; x < width; x++) {
-      const k = row + ((x / f) | 0);
-      sum[k] += src[y * width + x];
+      const k = row + col[x];
+      sum[k] += src[srcRow + x];
       cnt[k]++;
     }
   }
