@@ -389,7 +389,7 @@ function loadBlock(plane: Float32Array, pw: number, ph: number, bx: number, by: 
   }
 }
 
-let scratch = new Uint8Array(8192);
+let scratch: Uint8Array = new Uint8Array(8192);
 
 /** Encodes YCbCr planes (see YccPlanes) as a baseline JFIF JPEG with 4:2:0 chroma. */
 export function encodeJpegYcc(planes: YccPlanes, quality = 85): Uint8Array {
