@@ -9,6 +9,7 @@ import sharp from 'sharp';
 import { decodeImage } from '../src/main/engine/ingest/decode';
 import { CellStore } from '../src/main/engine/store/store';
 import { runIngest } from '../src/main/engine/services/ingest';
+import { machine, writeResult } from './common';
 
 const FW = 640;
 const FH = 480;
@@ -81,13 +82,8 @@ const result = {
   cpuSeconds: Number(((cpu.user + cpu.system) / 1e6).toFixed(1)),
   rssBeforeMB: Math.round(rssBefore / 2 ** 20),
   peakRssMB: Math.round(peakRss / 2 ** 20),
-  cores: os.availableParallelism(),
-  loadAverage: os.loadavg().map((l) => Number(l.toFixed(2))),
-  node: process.version,
-  date: new Date().toISOString(),
+  ...machine(),
 };
 store.close();
 fs.rmSync(tmp, { recursive: true, force: true });
-fs.mkdirSync('bench/results', { recursive: true });
-fs.writeFileSync('bench/results/ingest-large.json', JSON.stringify(result, null, 2) + '\n');
-console.log(JSON.stringify(result));
+writeResult('ingest-large', result);

@@ -5,6 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { CellStore } from '../src/main/engine/store/store';
 import { runIngest } from '../src/main/engine/services/ingest';
+import { machine, writeResult } from './common';
 
 const count = Number(process.argv[2] ?? 60);
 const src = path.resolve('../shared/data/chula-dev');
@@ -72,13 +73,8 @@ const result = {
     cellsPerCpuSecond: Math.round((summary.cells - warm.cells) / ((warmCpu!.user + warmCpu!.system) / 1e6)),
   },
   peakRssMB: Math.round(peakRss / 2 ** 20),
-  cores: os.availableParallelism(),
-  loadAverage: os.loadavg().map((l) => Number(l.toFixed(2))),
-  node: process.version,
-  date: new Date().toISOString(),
+  ...machine(),
 };
 store.close();
 fs.rmSync(tmp, { recursive: true, force: true });
-fs.mkdirSync('bench/results', { recursive: true });
-fs.writeFileSync('bench/results/ingest.json', JSON.stringify(result, null, 2) + '\n');
-console.log(JSON.stringify(result));
+writeResult('ingest', result);

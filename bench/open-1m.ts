@@ -7,6 +7,7 @@ import { CellStore } from '../src/main/engine/store/store';
 import { Engine } from '../src/main/engine/engine';
 import { SettingsFile } from '../src/main/engine/settings';
 import type { MapData } from '../src/shared/api';
+import { writeResult } from './common';
 
 const n = Number(process.argv[2] ?? 1_000_000);
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'reddino-bench-open-'));
@@ -91,6 +92,4 @@ const result = {
 };
 await engine.dispose();
 fs.rmSync(tmp, { recursive: true, force: true });
-fs.mkdirSync('bench/results', { recursive: true });
-fs.writeFileSync('bench/results/open-1m.json', JSON.stringify(result, null, 2) + '\n');
-console.log(JSON.stringify(result));
+writeResult('open-1m', result);
