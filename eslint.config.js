@@ -16,7 +16,19 @@ const nodeBuiltins = [
 ];
 
 export default tseslint.config(
-  { ignores: ['node_modules', 'out', 'dist', '.cache', 'test-results', 'resources', 'test/fixtures', 'bench/results', '**/*.cjs'] },
+  {
+    ignores: [
+      'node_modules',
+      'out',
+      'dist',
+      '.cache',
+      'test-results',
+      'resources',
+      'test/fixtures',
+      'bench/results',
+      '**/*.cjs',
+    ],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
