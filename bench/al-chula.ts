@@ -2,7 +2,8 @@
  * Active-learning simulation on Chula RBC-12 (chula-dev) with the built-in morphology embedder.
  *
  * Cells: the labeled centres of every field (`<id>.txt`, class 10 "uncategorised" skipped), an 80 px window
- * around each, morphology features (cached in .cache/al-chula-features.bin), z-scored. A slide-disjoint split
+ * around each, morphology features (cached in .cache/al-chula-features.bin, keyed by the model name and a hash
+ * of the embedder's sources), z-scored. A slide-disjoint split
  * (30% of the fields) is the held-out test set; the rest is the pool. An oracle reveals the true class of each
  * suggested cell. After every batch of 20 labels a linear probe (the app's predictor) is trained on the labeled
  * pool cells and scored on the test set (weighted F1). Strategies: `mix` (the app default, cold start included),
@@ -11,6 +12,7 @@
  *
  *   node bin/run-ts.mjs bench/al-chula.ts [seeds=5]
  */
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -41,17 +43,40 @@ interface Cells {
   classNames: string[];
 }
 
+/**
+ * Cache key: the model name plus a hash of the embedder's sources and the crop loader, so a change to the
+ * morphology code (a constant such as CELL_DIAMETER_MAX included) rebuilds the features even when
+ * MORPHOLOGY_MODEL_VERSION was not bumped.
+ */
+function featureFingerprint(): string {
+  const dir = path.resolve('src/main/engine/embed/morphology');
+  const files = [
+    path.resolve('src/main/engine/embed/morphology.ts'),
+    ...fs
+      .readdirSync(dir)
+      .filter((f) => f.endsWith('.ts'))
+      .sort()
+      .map((f) => path.join(dir, f)),
+    path.resolve('bench/morphology-data.ts'),
+  ];
+  const hash = createHash('sha256');
+  for (const f of files) hash.update(path.basename(f)).update(fs.readFileSync(f));
+  return `${MORPHOLOGY_MODEL_NAME}:${hash.digest('hex').slice(0, 16)}`;
+}
+
 async function loadCells(): Promise<Cells> {
+  const fingerprint = featureFingerprint();
   const cacheFile = path.resolve('.cache/al-chula-features.bin');
   const metaFile = cacheFile.replace(/\.bin$/, '.json');
   if (fs.existsSync(cacheFile) && fs.existsSync(metaFile)) {
     const meta = JSON.parse(fs.readFileSync(metaFile, 'utf8')) as {
       model: string;
+      fingerprint?: string;
       labels: number[];
       groups: string[];
       classNames: string[];
     };
-    if (meta.model === MORPHOLOGY_MODEL_NAME) {
+    if (meta.model === MORPHOLOGY_MODEL_NAME && meta.fingerprint === fingerprint) {
       const bytes = fs.readFileSync(cacheFile);
       const x = new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
       return { x, labels: Int32Array.from(meta.labels), groups: meta.groups, classNames: meta.classNames };
@@ -67,6 +92,7 @@ async function loadCells(): Promise<Cells> {
     metaFile,
     JSON.stringify({
       model: MORPHOLOGY_MODEL_NAME,
+      fingerprint,
       labels: Array.from(labels),
       groups: data.groups,
       classNames,
