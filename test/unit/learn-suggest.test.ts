@@ -152,6 +152,62 @@ describe('suggestions', () => {
     );
   });
 
+  it('mix: picks come from the poolSize least certain cells; a pool barely over the batch still fills it', async () => {
+    const p = context.predictions!;
+    const unlabeledByMargin = Array.from(p.ids)
+      .filter((id) => !context.labels.has(id))
+      .sort((a, b) => {
+        const ma = p.margin[Array.from(p.ids).indexOf(a)];
+        const mb = p.margin[Array.from(p.ids).indexOf(b)];
+        return ma - mb || a - b;
+      });
+    for (const [count, poolSize] of [
+      [8, 40],
+      [10, 11],
+      [6, 6],
+    ]) {
+      const picks = await suggest(context, { count, poolSize, seed: 3 });
+      expect(picks).toHaveLength(count);
+      expect(new Set(picks.map((s) => s.cellId)).size).toBe(count);
+      const pool = new Set(unlabeledByMargin.slice(0, poolSize));
+      expect(picks.every((s) => pool.has(s.cellId) && s.reason.startsWith('uncertain: '))).toBe(true);
+    }
+  });
+
+  it('mix: duplicate cells leave k-means clusters empty; the batch is still filled with distinct cells', async () => {
+    // Four real cells, each present three times, and one labeled cell of each class: 4 distinct candidates for 6.
+    const dup = new VectorIndex(MORPHOLOGY_DIMS, { workers: 1 });
+    const source = [cells[1], cells[2], cells[3], cells[4]];
+    const ids: number[] = [];
+    const vectors: Float32Array[] = [];
+    source.forEach((c, i) => {
+      for (let r = 0; r < 3; r++) {
+        ids.push(1 + i * 3 + r);
+        vectors.push(index.vectors([c.id]));
+      }
+    });
+    const labeledCells = [cells.find((c) => c.label === 0)!, cells.find((c) => c.label === 1)!];
+    labeledCells.forEach((c, i) => {
+      ids.push(50 + i);
+      vectors.push(index.vectors([c.id]));
+    });
+    const all = new Float32Array(ids.length * MORPHOLOGY_DIMS);
+    vectors.forEach((v, i) => all.set(v, i * MORPHOLOGY_DIMS));
+    dup.add(ids, all);
+    const labels = new Map([
+      [50, 0],
+      [51, 1],
+    ]);
+    const predictions = await predictAll(dup, { ids: [50, 51], labels: [0, 1] });
+    const picks = await suggest({ index: dup, labels, predictions }, { count: 6 });
+    expect(picks).toHaveLength(6);
+    expect(new Set(picks.map((s) => s.cellId)).size).toBe(6);
+    expect(picks.every((s) => s.cellId >= 1 && s.cellId <= 12)).toBe(true);
+    // The first four picks are one copy of each distinct cell.
+    expect(new Set(picks.slice(0, 4).map((s) => Math.floor((s.cellId - 1) / 3))).size).toBe(4);
+    await dup.close();
+  });
+
   it('diversity: picks are farther from the labeled cells than typical cells', async () => {
     const picks = await suggest(context, { strategy: 'diversity', count: 5 });
     const labeledIds = [...context.labels.keys()];

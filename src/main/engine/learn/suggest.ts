@@ -8,11 +8,14 @@ import type { CellPredictions } from './predict';
  * - `margin` / `entropy`: the unlabeled cells the current predictions are least sure of.
  * - `diversity`: k-center greedy over unlabeled cells (a sample of at most `poolSize`), seeded with the labeled
  *   cells as existing centres, so each pick is the cell farthest (cosine) from everything labeled or picked.
- * - `mix` (default): margin sampling made batch-aware and balanced. Candidates are the `poolSize` lowest-margin
- *   unlabeled cells; picks are greedy on  (1 - margin) x distance-to-labeled-or-picked x class weight,  where
- *   the class weight 1/sqrt(1 + labels of the predicted or runner-up class) pulls toward rare classes. Pure margin
- *   batches pile up in one confused region; the distance term spreads them, the class weight finds minorities.
- *   With no labels or no predictions it falls back to `coldstart`.
+ * - `mix` (default): margin sampling made batch-aware and balanced (cluster-margin). Candidates are the
+ *   `poolSize` lowest-margin unlabeled cells; they are grouped by spherical k-means into one cluster per
+ *   requested cell, and each cluster gives its best cell by  (1 - margin) x distance-to-labeled x class weight,
+ *   where the class weight 1/sqrt(1 + labels of the predicted or runner-up class) pulls toward rare classes.
+ *   Pure margin batches pile up in one confused region; the clusters spread the batch over the distinct confused
+ *   regions, the distance term avoids re-asking what is already labeled, the class weight finds minorities.
+ *   Clusters that come out empty are filled greedily (max-min distance). With no labels or no predictions it
+ *   falls back to `coldstart`.
  * - `class`: unlabeled cells nearest the labeled examples of one class (rare-class hunting).
  * - `similar`: unlabeled cells nearest the given seed cells ("more like these").
  * - `coldstart`: k-means (k-means++ init, a few Lloyd rounds) over a sample of all cells, one representative
@@ -229,10 +232,12 @@ function mix(
   name: (c: number) => string,
 ): Suggestion[] {
   const p = context.predictions!;
+  const dims = context.index.dims;
   const rows = lowest(context, (i) => p.margin[i], poolSizeFor(count, options));
   const ids = Int32Array.from(rows, (i) => p.ids[i]);
+  const n = ids.length;
   const vectors = context.index.vectors(ids);
-  const maxSim = similarityToLabeled(context, vectors, ids.length);
+  const maxSim = similarityToLabeled(context, vectors, n);
   const labeledPerClass = new Map<number, number>();
   for (const c of context.labels.values()) labeledPerClass.set(c, (labeledPerClass.get(c) ?? 0) + 1);
   const weight = Float32Array.from(rows, (i) => {
@@ -242,8 +247,40 @@ function mix(
     );
     return (1 - p.margin[i]) / Math.sqrt(1 + rarest);
   });
-  const picks = greedyFarthest(vectors, context.index.dims, maxSim, weight, count, options.signal);
-  return picks.map(({ row }) => {
+  // One cluster per requested cell; each cluster's best candidate by weight x distance to the labeled cells.
+  const k = Math.min(count, n);
+  const rand = seededRandom((options.seed ?? 0) + context.labels.size);
+  const { assignment } = sphericalKMeans(vectors, n, dims, k, 8, rand, options.signal);
+  const best = new Int32Array(k).fill(-1);
+  const bestScore = new Float64Array(k).fill(-Infinity);
+  for (let i = 0; i < n; i++) {
+    const score = weight[i] * (1 - maxSim[i]);
+    if (score > bestScore[assignment[i]]) {
+      bestScore[assignment[i]] = score;
+      best[assignment[i]] = i;
+    }
+  }
+  const picked = Array.from(best.keys())
+    .filter((c) => best[c] >= 0)
+    .sort((a, b) => bestScore[b] - bestScore[a])
+    .map((c) => best[c]);
+  if (picked.length < k) {
+    // Empty clusters: fill greedily, the picks so far counting as labeled.
+    for (const row of picked) {
+      weight[row] = 0;
+      for (let i = 0; i < n; i++) {
+        let s = 0;
+        for (let j = 0; j < dims; j++) s += vectors[i * dims + j] * vectors[row * dims + j];
+        if (s > maxSim[i]) maxSim[i] = s;
+      }
+    }
+    const chosen = new Set(picked);
+    for (const { row } of greedyFarthest(vectors, dims, maxSim, weight, n, options.signal)) {
+      if (picked.length >= k) break;
+      if (!chosen.has(row)) picked.push(row);
+    }
+  }
+  return picked.map((row) => {
     const i = rows[row];
     return {
       cellId: p.ids[i],
@@ -255,24 +292,20 @@ function mix(
   });
 }
 
-function coldStart(
-  context: SuggestionContext,
-  count: number,
-  options: SuggestOptions,
-  strategy: SuggestionStrategy,
-): Suggestion[] {
-  const dims = context.index.dims;
-  const pool = samplePool(
-    context,
-    poolSizeFor(count, { ...options, poolSize: options.poolSize ?? 10_000 }),
-    options.seed ?? 0,
-  );
-  const n = pool.length;
-  if (n === 0) return [];
-  const k = Math.min(count, n);
-  const x = context.index.vectors(pool);
-  const rand = seededRandom(options.seed ?? 0);
-  // k-means++ initialisation on cosine distance.
+/**
+ * Spherical k-means on normalised rows: k-means++ initialisation on cosine distance, then `rounds` Lloyd rounds
+ * (assign by cosine, centre = normalised mean). Returns each row's cluster and the centres.
+ */
+function sphericalKMeans(
+  x: Float32Array,
+  n: number,
+  dims: number,
+  k: number,
+  rounds: number,
+  rand: () => number,
+  signal?: AbortSignal,
+  onRound?: (round: number) => void,
+): { assignment: Int32Array; centres: Float32Array } {
   const centres = new Float32Array(k * dims);
   const nearest = new Float32Array(n).fill(Infinity);
   let pick = Math.floor(rand() * n);
@@ -297,11 +330,10 @@ function coldStart(
       }
     }
   }
-  // Spherical k-means rounds: assign by cosine, centre = normalised mean.
   const assignment = new Int32Array(n);
-  for (let round = 0; round < 6; round++) {
-    options.signal?.throwIfAborted();
-    options.onProgress?.(round, 6, 'coldstart');
+  for (let round = 0; round < rounds; round++) {
+    signal?.throwIfAborted();
+    onRound?.(round);
     for (let i = 0; i < n; i++) {
       let best = 0;
       let bestSim = -Infinity;
@@ -325,6 +357,35 @@ function coldStart(
       for (let j = 0; j < dims; j++) centres[c * dims + j] *= inv;
     }
   }
+  return { assignment, centres };
+}
+
+function coldStart(
+  context: SuggestionContext,
+  count: number,
+  options: SuggestOptions,
+  strategy: SuggestionStrategy,
+): Suggestion[] {
+  const dims = context.index.dims;
+  const pool = samplePool(
+    context,
+    poolSizeFor(count, { ...options, poolSize: options.poolSize ?? 10_000 }),
+    options.seed ?? 0,
+  );
+  const n = pool.length;
+  if (n === 0) return [];
+  const k = Math.min(count, n);
+  const x = context.index.vectors(pool);
+  const { assignment, centres } = sphericalKMeans(
+    x,
+    n,
+    dims,
+    k,
+    6,
+    seededRandom(options.seed ?? 0),
+    options.signal,
+    (round) => options.onProgress?.(round, 6, 'coldstart'),
+  );
   const size = new Int32Array(k);
   for (let i = 0; i < n; i++) size[assignment[i]]++;
   const representative = new Int32Array(k).fill(-1);
