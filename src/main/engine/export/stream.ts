@@ -4,8 +4,7 @@
  * folder is renamed into place only when complete (writeDirAtomic), so a half-written file is never visible.
  */
 import fs from 'node:fs';
-import { bboxPolygon, polygonArea, roundCoords } from '../formats/polygon';
-import type { CocoAnnotation, CocoCategory, CocoCellInput, CocoImage } from '../formats/coco';
+import { cocoAnnotation, type CocoCategory, type CocoCellInput, type CocoImage } from '../formats/coco';
 
 /** Strings collected up to this many characters before one write. */
 const FLUSH_CHARS = 1 << 20;
@@ -140,18 +139,7 @@ export class CocoStreamWriter {
     const category = c.className != null ? this.catId.get(c.className) : undefined;
     if (category === undefined) return;
     this.usedCategories.add(c.className!);
-    // pycocotools needs a polygon of at least 3 points; a box-only cell gets its box as polygon.
-    const poly = c.contour && c.contour.length >= 6 ? roundCoords(c.contour) : bboxPolygon(c.bbox);
-    const ann: CocoAnnotation = {
-      id: ++this.annotations,
-      image_id: imageId,
-      category_id: category,
-      bbox: roundCoords(c.bbox) as [number, number, number, number],
-      area: Math.round(polygonArea(poly) * 100) / 100,
-      segmentation: [poly],
-      iscrowd: 0,
-    };
-    if (c.attributes) ann.attributes = c.attributes;
+    const ann = cocoAnnotation(++this.annotations, imageId, category, c);
     this.main.write((ann.id > 1 ? ',' : '') + JSON.stringify(ann));
   }
 

@@ -53,6 +53,28 @@ export interface CocoImageInput {
  * Builds a COCO dataset. Category ids follow `categories` order from 1 (0 is reserved for background by many
  * trainers); a cell without a category in that list is left out rather than given a wrong one.
  */
+/** One cell as a COCO annotation: bbox, polygon segmentation and its area. */
+export function cocoAnnotation(
+  id: number,
+  imageId: number,
+  category: number,
+  c: CocoCellInput,
+): CocoAnnotation {
+  // pycocotools needs a polygon of at least 3 points; a box-only cell gets its box as polygon.
+  const poly = c.contour && c.contour.length >= 6 ? roundCoords(c.contour) : bboxPolygon(c.bbox);
+  const ann: CocoAnnotation = {
+    id,
+    image_id: imageId,
+    category_id: category,
+    bbox: roundCoords(c.bbox) as [number, number, number, number],
+    area: Math.round(polygonArea(poly) * 100) / 100,
+    segmentation: [poly],
+    iscrowd: 0,
+  };
+  if (c.attributes) ann.attributes = c.attributes;
+  return ann;
+}
+
 export function buildCoco(
   images: CocoImageInput[],
   categories: string[],
@@ -78,19 +100,7 @@ export function buildCoco(
     for (const c of img.cells) {
       const category = c.className != null ? catId.get(c.className) : undefined;
       if (category === undefined) continue;
-      // pycocotools needs a polygon of at least 3 points; a box-only cell gets its box as polygon.
-      const poly = c.contour && c.contour.length >= 6 ? roundCoords(c.contour) : bboxPolygon(c.bbox);
-      const ann: CocoAnnotation = {
-        id: annId++,
-        image_id: imageId,
-        category_id: category,
-        bbox: roundCoords(c.bbox) as [number, number, number, number],
-        area: Math.round(polygonArea(poly) * 100) / 100,
-        segmentation: [poly],
-        iscrowd: 0,
-      };
-      if (c.attributes) ann.attributes = c.attributes;
-      out.annotations.push(ann);
+      out.annotations.push(cocoAnnotation(annId++, imageId, category, c));
     }
   });
   return out;
