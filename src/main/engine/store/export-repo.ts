@@ -1,5 +1,5 @@
 import type { CellKind, CellOrigin, LabelSource } from '../../../shared/domain';
-import { blobF32, type CellStore } from './store';
+import { blobF32, fromHalf, type CellStore } from './store';
 
 /** SQL behind exports and reports: one streaming query over cells with their image, label and its provenance. */
 
@@ -173,15 +173,6 @@ export function* iterateExportCells(
   }
 }
 
-function halfToFloat(h: number): number {
-  const sign = h & 0x8000 ? -1 : 1;
-  const exp = (h >>> 10) & 0x1f;
-  const mant = h & 0x3ff;
-  if (exp === 0) return sign * mant * 2 ** -24;
-  if (exp === 31) return mant ? NaN : sign * Infinity;
-  return sign * (1 + mant / 1024) * 2 ** (exp - 15);
-}
-
 /**
  * Vectors of one model for a page of cells (at most a few thousand), written into `out` at each cell's row (row k
  * for cellIds[k]); the returned mask says which cells have one. A streaming export reads the vectors page by page
@@ -214,7 +205,7 @@ export function embeddingsPage(
     } else {
       if (vector.byteLength !== dims * 2)
         throw new Error(`cell ${id}: vector of ${vector.byteLength / 2} dims, expected ${dims}`);
-      for (let j = 0; j < dims; j++) out[k * dims + j] = halfToFloat(vector.readUInt16LE(2 * j));
+      for (let j = 0; j < dims; j++) out[k * dims + j] = fromHalf(vector.readUInt16LE(2 * j));
     }
     has[k] = 1;
   }

@@ -1422,7 +1422,8 @@ function toHalf(val: number): number {
   return mant & 0x1000 ? h + 1 : h;
 }
 
-function fromHalf(h: number): number {
+/** IEEE 754 half (as a uint16) to a number. */
+export function fromHalf(h: number): number {
   const sign = h & 0x8000 ? -1 : 1;
   const exp = (h >>> 10) & 0x1f;
   const mant = h & 0x3ff;
