@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import fs from 'node:fs';
 import path from 'node:path';
-import { createProjectViaUi, startE2E, type E2E } from './harness';
+import { createProjectViaUi, startE2E, waitUntil, type E2E } from './harness';
 import { dataPath } from '../helpers/data';
 
 let e: E2E;
@@ -14,13 +14,6 @@ afterAll(async () => {
 
 const labelOf = (cellId: number) => e.engine.project.labelsFor(Int32Array.of(cellId))[0];
 const find = (name: string) => e.engine.project.findClass(name);
-async function waitUntil(what: string, ok: () => boolean | Promise<boolean>, timeoutMs = 30_000) {
-  const t0 = Date.now();
-  while (!(await ok())) {
-    if (Date.now() - t0 > timeoutMs) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 describe('class management in the UI', () => {
   it('adds, renames, re-keys, recolours, merges (undoably) and removes classes', async () => {

@@ -92,3 +92,16 @@ export async function waitForJob(e: E2E, kind: string, timeoutMs = 120_000): Pro
     await new Promise((r) => setTimeout(r, 200));
   }
 }
+
+/** Polls until `ok` holds (every 100 ms); throws naming `what` after timeoutMs. */
+export async function waitUntil(
+  what: string,
+  ok: () => boolean | Promise<boolean>,
+  timeoutMs = 30_000,
+): Promise<void> {
+  const t0 = Date.now();
+  while (!(await ok())) {
+    if (Date.now() - t0 > timeoutMs) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createProjectViaUi, startE2E, waitForJob, type E2E } from './harness';
+import { createProjectViaUi, startE2E, waitForJob, waitUntil, type E2E } from './harness';
 import { dataPath } from '../helpers/data';
 
 let e: E2E;
@@ -18,18 +18,6 @@ const tileIds = async () =>
       .getByTestId('gallery-tile')
       .evaluateAll((els) => els.map((el) => el.getAttribute('data-cell-id')))
   ).map(Number);
-async function waitUntil(
-  what: string,
-  ok: () => boolean | Promise<boolean>,
-  timeoutMs = 30_000,
-): Promise<void> {
-  const t0 = Date.now();
-  while (!(await ok())) {
-    if (Date.now() - t0 > timeoutMs) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
 describe('labeling workflow in headless Chromium', () => {
   it('imports the Chula fields through the import view with a progress bar', async () => {
     const { page } = e;
