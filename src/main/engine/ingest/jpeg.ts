@@ -164,6 +164,12 @@ class ByteWriter {
     this.acc &= (1 << this.bits) - 1;
   }
 
+  /** Continues after bits coded elsewhere (`bits` < 8 pending bits in `acc`). */
+  restoreBits(acc: number, bits: number): void {
+    this.acc = acc;
+    this.bits = bits;
+  }
+
   /** Pads the last byte with one bits, as the standard asks. */
   flush(): void {
     if (this.bits > 0) this.put(0x7f, 8 - this.bits);
@@ -241,36 +247,6 @@ function forwardDctQuantise(d: Float32Array, scale: Float32Array, out: Int32Arra
     const v = d[k] * scale[k];
     out[k] = v > 0 ? (v + 0.5) | 0 : (v - 0.5) | 0;
   }
-}
-
-function bitLength(v: number): number {
-  return v === 0 ? 0 : 32 - Math.clz32(v < 0 ? -v : v);
-}
-
-function encodeBlock(w: ByteWriter, coef: Int32Array, prevDc: number, dc: HuffmanTable, ac: HuffmanTable) {
-  const diff = coef[0] - prevDc;
-  const cat = bitLength(diff);
-  w.put(dc.code[cat], dc.length[cat]);
-  if (cat) w.put(diff < 0 ? diff + (1 << cat) - 1 : diff, cat);
-  let run = 0;
-  for (let z = 1; z < 64; z++) {
-    const v = coef[UNZIG[z]];
-    if (v === 0) {
-      run++;
-      continue;
-    }
-    while (run >= 16) {
-      w.put(ac.code[0xf0], ac.length[0xf0]);
-      run -= 16;
-    }
-    const c = bitLength(v);
-    const sym = (run << 4) | c;
-    w.put(ac.code[sym], ac.length[sym]);
-    w.put(v < 0 ? v + (1 << c) - 1 : v, c);
-    run = 0;
-  }
-  if (run > 0) w.put(ac.code[0], ac.length[0]);
-  return coef[0];
 }
 
 function writeHeaders(w: ByteWriter, width: number, height: number, luma: Quantiser, chroma: Quantiser) {
@@ -389,7 +365,155 @@ function loadBlock(plane: Float32Array, pw: number, ph: number, bx: number, by: 
   }
 }
 
-let scratch: Uint8Array = new Uint8Array(8192);
+/** Entropy coder state between blocks: output bytes, bit accumulator (< 8 pending bits) and its length. */
+interface Sink {
+  bytes: Uint8Array;
+  n: number;
+  acc: number;
+  bits: number;
+}
+
+/** A coded block is at most ~400 bytes even with every byte stuffed; the sink keeps this much room free. */
+const BLOCK_ROOM = 1024;
+
+/**
+ * DCT, quantisation and Huffman coding of the 8x8 block at (bx, by) of a plane (repeating the last row and
+ * column past the edge), appended to `s`; returns the block's DC for the next block's prediction. One function
+ * with the bit accumulator in locals: the per-symbol method calls of ByteWriter cost several times the DCT.
+ */
+function codeBlock(
+  s: Sink,
+  plane: Float32Array,
+  pw: number,
+  ph: number,
+  bx: number,
+  by: number,
+  block: Float32Array,
+  coef: Int32Array,
+  scale: Float32Array,
+  prevDc: number,
+  dc: HuffmanTable,
+  ac: HuffmanTable,
+): number {
+  loadBlock(plane, pw, ph, bx, by, block);
+  forwardDctQuantise(block, scale, coef);
+  if (s.n + BLOCK_ROOM > s.bytes.length) {
+    const grown = new Uint8Array(s.bytes.length * 2);
+    grown.set(s.bytes.subarray(0, s.n));
+    s.bytes = grown;
+  }
+  const out = s.bytes;
+  let n = s.n;
+  let acc = s.acc;
+  let bits = s.bits;
+  const dcCode = dc.code;
+  const dcLength = dc.length;
+  const acCode = ac.code;
+  const acLength = ac.length;
+  // Appends `len` (<= 16) bits; `acc` holds under 8 pending bits between appends, so it never passes 24 bits.
+  let code = 0;
+  let len = 0;
+  const diff = coef[0] - prevDc;
+  const cat = diff === 0 ? 0 : 32 - Math.clz32(diff < 0 ? -diff : diff);
+  code = dcCode[cat];
+  len = dcLength[cat];
+  acc = (acc << len) | code;
+  bits += len;
+  while (bits >= 8) {
+    bits -= 8;
+    const b = (acc >> bits) & 0xff;
+    out[n++] = b;
+    if (b === 0xff) out[n++] = 0;
+  }
+  acc &= (1 << bits) - 1;
+  if (cat) {
+    acc = (acc << cat) | ((diff < 0 ? diff + (1 << cat) - 1 : diff) & ((1 << cat) - 1));
+    bits += cat;
+    while (bits >= 8) {
+      bits -= 8;
+      const b = (acc >> bits) & 0xff;
+      out[n++] = b;
+      if (b === 0xff) out[n++] = 0;
+    }
+    acc &= (1 << bits) - 1;
+  }
+  let run = 0;
+  for (let z = 1; z < 64; z++) {
+    const v = coef[UNZIG[z]];
+    if (v === 0) {
+      run++;
+      continue;
+    }
+    while (run >= 16) {
+      acc = (acc << acLength[0xf0]) | acCode[0xf0];
+      bits += acLength[0xf0];
+      while (bits >= 8) {
+        bits -= 8;
+        const b = (acc >> bits) & 0xff;
+        out[n++] = b;
+        if (b === 0xff) out[n++] = 0;
+      }
+      acc &= (1 << bits) - 1;
+      run -= 16;
+    }
+    const c = 32 - Math.clz32(v < 0 ? -v : v);
+    const sym = (run << 4) | c;
+    acc = (acc << acLength[sym]) | acCode[sym];
+    bits += acLength[sym];
+    while (bits >= 8) {
+      bits -= 8;
+      const b = (acc >> bits) & 0xff;
+      out[n++] = b;
+      if (b === 0xff) out[n++] = 0;
+    }
+    acc &= (1 << bits) - 1;
+    acc = (acc << c) | ((v < 0 ? v + (1 << c) - 1 : v) & ((1 << c) - 1));
+    bits += c;
+    while (bits >= 8) {
+      bits -= 8;
+      const b = (acc >> bits) & 0xff;
+      out[n++] = b;
+      if (b === 0xff) out[n++] = 0;
+    }
+    acc &= (1 << bits) - 1;
+    run = 0;
+  }
+  if (run > 0) {
+    acc = (acc << acLength[0]) | acCode[0];
+    bits += acLength[0];
+    while (bits >= 8) {
+      bits -= 8;
+      const b = (acc >> bits) & 0xff;
+      out[n++] = b;
+      if (b === 0xff) out[n++] = 0;
+    }
+    acc &= (1 << bits) - 1;
+  }
+  s.n = n;
+  s.acc = acc;
+  s.bits = bits;
+  return coef[0];
+}
+
+/** Header bytes (SOI to SOS) per size and quality: identical for every thumbnail, so written once. */
+const headers = new Map<string, Uint8Array>();
+
+function headerBytes(width: number, height: number, quality: number): Uint8Array {
+  const key = `${width}x${height}q${quality}`;
+  let h = headers.get(key);
+  if (!h) {
+    const [luma, chroma] = quantisersFor(quality);
+    const w = new ByteWriter(new Uint8Array(1024));
+    writeHeaders(w, width, height, luma, chroma);
+    h = w.bytes.slice(0, w.n);
+    headers.set(key, h);
+  }
+  return h;
+}
+
+const sink: Sink = { bytes: new Uint8Array(16384), n: 0, acc: 0, bits: 0 };
+const blockScratch = new Float32Array(64);
+const coefScratch = new Int32Array(64);
 
 /** Encodes YCbCr planes (see YccPlanes) as a baseline JFIF JPEG with 4:2:0 chroma. */
 export function encodeJpegYcc(planes: YccPlanes, quality = 85): Uint8Array {
@@ -397,30 +521,36 @@ export function encodeJpegYcc(planes: YccPlanes, quality = 85): Uint8Array {
   const cw = (width + 1) >> 1;
   const ch = (height + 1) >> 1;
   const [luma, chroma] = quantisersFor(quality);
-  const w = new ByteWriter(scratch);
-  writeHeaders(w, width, height, luma, chroma);
-  const block = new Float32Array(64);
-  const coef = new Int32Array(64);
+  const header = headerBytes(width, height, quality);
+  // Encoding is synchronous, so one sink (grown as needed) serves every call.
+  const s = sink;
+  if (s.bytes.length < header.length + BLOCK_ROOM) s.bytes = new Uint8Array(header.length + 4 * BLOCK_ROOM);
+  s.bytes.set(header);
+  s.n = header.length;
+  s.acc = 0;
+  s.bits = 0;
+  const block = blockScratch;
+  const coef = coefScratch;
   let dcY = 0;
   let dcCb = 0;
   let dcCr = 0;
   for (let my = 0; my < height; my += 16) {
     for (let mx = 0; mx < width; mx += 16) {
       for (let q = 0; q < 4; q++) {
-        loadBlock(planes.y, width, height, mx + (q & 1) * 8, my + (q >> 1) * 8, block);
-        forwardDctQuantise(block, luma.scale, coef);
-        dcY = encodeBlock(w, coef, dcY, DC_LUMA, AC_LUMA);
+        const bx = mx + (q & 1) * 8;
+        const by = my + (q >> 1) * 8;
+        dcY = codeBlock(s, planes.y, width, height, bx, by, block, coef, luma.scale, dcY, DC_LUMA, AC_LUMA);
       }
-      loadBlock(planes.cb, cw, ch, mx >> 1, my >> 1, block);
-      forwardDctQuantise(block, chroma.scale, coef);
-      dcCb = encodeBlock(w, coef, dcCb, DC_CHROMA, AC_CHROMA);
-      loadBlock(planes.cr, cw, ch, mx >> 1, my >> 1, block);
-      forwardDctQuantise(block, chroma.scale, coef);
-      dcCr = encodeBlock(w, coef, dcCr, DC_CHROMA, AC_CHROMA);
+      const cx = mx >> 1;
+      const cy = my >> 1;
+      dcCb = codeBlock(s, planes.cb, cw, ch, cx, cy, block, coef, chroma.scale, dcCb, DC_CHROMA, AC_CHROMA);
+      dcCr = codeBlock(s, planes.cr, cw, ch, cx, cy, block, coef, chroma.scale, dcCr, DC_CHROMA, AC_CHROMA);
     }
   }
+  const w = new ByteWriter(s.bytes);
+  w.n = s.n;
+  w.restoreBits(s.acc, s.bits);
   w.flush();
   w.word(0xffd9);
-  scratch = w.bytes;
   return w.bytes.slice(0, w.n);
 }

@@ -191,6 +191,11 @@ function packFeatures(features: Float32Array[]): Float32Array {
   return morphology;
 }
 
+/** Starts loading the detector (ingest workers call this at start-up, before their first image). */
+export async function preloadDetector(): Promise<void> {
+  await loadDetector();
+}
+
 /** The shipped learned detector, loaded once per worker; the classical pipeline runs alone when it is absent. */
 function loadDetector(): Promise<CellDetector | null> {
   detector ??= fs.existsSync(defaultDetectorPath())

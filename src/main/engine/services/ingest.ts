@@ -53,7 +53,15 @@ export async function runIngest(
 ): Promise<IngestSummary> {
   const t0 = performance.now();
   const crops = params.as === 'crops';
-  const listing = listIngestFiles(params.paths, { classFolders: crops });
+  // Workers start (module load, detector session) while the files are listed and hashed here.
+  const pool = new IngestPool();
+  let listing;
+  try {
+    listing = listIngestFiles(params.paths, { classFolders: crops });
+  } catch (err) {
+    await pool.close();
+    throw err;
+  }
   const failed: IngestFailure[] = listing.missing.map((m) => ({
     path: m.path,
     reason: 'unreadable',
@@ -72,9 +80,11 @@ export async function runIngest(
     cellsPerSecond: 0,
   };
   ctx.progress(0, files.length, 'importing');
-  if (files.length === 0) return finish();
+  if (files.length === 0) {
+    await pool.close();
+    return finish();
+  }
 
-  const pool = new IngestPool();
   const inFlight = new Set<Promise<void>>();
   let done = 0;
   const seen = new Set<string>();
@@ -112,7 +122,7 @@ export async function runIngest(
       });
       inFlight.add(task);
       void task.finally(() => inFlight.delete(task));
-      if (inFlight.size >= pool.size * 2) await Promise.race(inFlight);
+      if (inFlight.size >= pool.capacity) await Promise.race(inFlight);
     }
     await Promise.all(inFlight);
     throwIfCancelled(ctx.signal);
