@@ -99,6 +99,25 @@ export function thumbnailPixels(
   return out;
 }
 
+/**
+ * Scratch planes reused by every thumbnail (encoding is synchronous): slot 1 the resampler's intermediate,
+ * 2-4 the colour-converted patch. Only the first `length` values of a slot are meaningful.
+ */
+const scratch: Float32Array[] = [];
+
+function scratchFloats(slot: number, length: number): Float32Array {
+  let a = scratch[slot];
+  if (!a || a.length < length) {
+    a = new Float32Array(Math.max(length, 2 * (a?.length ?? 0), 4096));
+    scratch[slot] = a;
+  }
+  return a;
+}
+
+const planeY = new Float32Array(THUMB_SIZE * THUMB_SIZE);
+const planeCb = new Float32Array((THUMB_SIZE >> 1) * (THUMB_SIZE >> 1));
+const planeCr = new Float32Array((THUMB_SIZE >> 1) * (THUMB_SIZE >> 1));
+
 /** Resamples one plane (patch-relative taps) to outW x outH: horizontal pass, then vertical. */
 function resamplePlane(
   src: Float32Array,
@@ -108,8 +127,9 @@ function resamplePlane(
   ty: ReturnType<typeof resampleTaps>,
   outW: number,
   outH: number,
+  out: Float32Array,
 ): Float32Array {
-  const tmp = new Float32Array(srcHeight * outW);
+  const tmp = scratchFloats(1, srcHeight * outW);
   const { index, weight, span } = tx;
   if (span === 2) {
     // Enlarging (the usual case): two taps, written out.
@@ -129,7 +149,6 @@ function resamplePlane(
       }
     }
   }
-  const out = new Float32Array(outW * outH);
   if (ty.span === 2) {
     for (let j = 0; j < outH; j++) {
       const o = j * outW;
@@ -141,6 +160,7 @@ function resamplePlane(
     }
     return out;
   }
+  out.fill(0, 0, outW * outH);
   for (let j = 0; j < outH; j++) {
     const o = j * outW;
     for (let k = j * ty.span, end = k + ty.span; k < end; k++) {
@@ -195,9 +215,9 @@ export function cellThumbnail(img: RgbImage, bbox: readonly [number, number, num
   }
   const pw = colHi - colLo + 1;
   const ph = rowHi - rowLo + 1;
-  const y = new Float32Array(pw * ph);
-  const cb = new Float32Array(pw * ph);
-  const cr = new Float32Array(pw * ph);
+  const y = scratchFloats(2, pw * ph);
+  const cb = scratchFloats(3, pw * ph);
+  const cr = scratchFloats(4, pw * ph);
   const { data, width } = img;
   for (let r = 0; r < ph; r++) {
     for (let c = 0; c < pw; c++) {
@@ -213,9 +233,9 @@ export function cellThumbnail(img: RgbImage, bbox: readonly [number, number, num
   }
   return encodeJpegYcc(
     {
-      y: resamplePlane(y, pw, ph, taps[0], taps[1], size, size),
-      cb: resamplePlane(cb, pw, ph, taps[2], taps[3], half, half),
-      cr: resamplePlane(cr, pw, ph, taps[2], taps[3], half, half),
+      y: resamplePlane(y, pw, ph, taps[0], taps[1], size, size, planeY),
+      cb: resamplePlane(cb, pw, ph, taps[2], taps[3], half, half, planeCb),
+      cr: resamplePlane(cr, pw, ph, taps[2], taps[3], half, half, planeCr),
       width: size,
       height: size,
     },
