@@ -105,6 +105,7 @@ export function ConsensusPanel(props: {
       if (isTypingTarget(e.target)) return;
       if (e.key === 'Escape') {
         setSelected(null);
+        onSettlingChange(false);
         return;
       }
       if (e.key === 'ArrowDown' || e.key === 'ArrowUp') {
@@ -127,7 +128,7 @@ export function ConsensusPanel(props: {
     };
     window.addEventListener('keydown', onKey);
     return () => window.removeEventListener('keydown', onKey);
-  }, [selected, queue, classes, settle]);
+  }, [selected, queue, classes, settle, onSettlingChange]);
 
   const cls = (id: number | null | undefined) => (id == null ? null : classes.find((c) => c.id === id));
   const label = (id: number | null | undefined) => (id == null ? 'none' : (cls(id)?.name ?? `class ${id}`));

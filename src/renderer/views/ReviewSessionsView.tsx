@@ -1,4 +1,4 @@
-import { useCallback, useEffect, useState } from 'react';
+import { useCallback, useEffect, useRef, useState } from 'react';
 import type { ClassDef } from '../../shared/domain';
 import type {
   ReviewFilter,
@@ -34,7 +34,12 @@ export function ReviewSessionsView() {
   const [item, setItem] = useState<ReviewItem | null>(null);
   const [progress, setProgress] = useState<ReviewProgress | null>(null);
   // While a disagreement is selected in the consensus panel, class keys settle it instead of deciding here.
-  const [settling, setSettling] = useState(false);
+  // Whether the consensus panel owns the class keys; a ref, so a key pressed right after the panel lets go (Esc)
+  // already reaches this view's queue, before React re-registers the listener below.
+  const settling = useRef(false);
+  const onSettlingChange = useCallback((v: boolean) => {
+    settling.current = v;
+  }, []);
   const [slides, setSlides] = useState<Array<Slide & { signoff?: SlideSignoffStatus }>>([]);
 
   const fail = useCallback((e: unknown) => state.setError(errorText(e)), [state]);
@@ -100,7 +105,7 @@ export function ReviewSessionsView() {
 
   useEffect(() => {
     const onKey = (e: KeyboardEvent) => {
-      if (!item || settling || isTypingTarget(e.target)) return;
+      if (!item || settling.current || isTypingTarget(e.target)) return;
       if (e.key.toUpperCase() === 'N' && !e.ctrlKey && !e.metaKey && !e.altKey) {
         e.preventDefault();
         void decide(null);
@@ -114,7 +119,7 @@ export function ReviewSessionsView() {
     };
     window.addEventListener('keydown', onKey);
     return () => window.removeEventListener('keydown', onKey);
-  }, [item, settling, classes, decide]);
+  }, [item, classes, decide]);
 
   const className = (id: number | null | undefined) =>
     id == null ? 'none' : (classes.find((c) => c.id === id)?.name ?? `class ${id}`);
@@ -213,7 +218,12 @@ export function ReviewSessionsView() {
           ) : (
             <p data-testid="review-done">Nothing left to review for you in this session.</p>
           )}
-          <ConsensusPanel key={active} sessionId={active} classes={classes} onSettlingChange={setSettling} />
+          <ConsensusPanel
+            key={active}
+            sessionId={active}
+            classes={classes}
+            onSettlingChange={onSettlingChange}
+          />
         </section>
       )}
       <section>
