@@ -6,16 +6,22 @@ import type { ProcessOptions, ProcessResult } from './process-image';
 /** Tasks queued on one worker at once: the next image is already there when one finishes. */
 const DEPTH = 2;
 
+interface Pending {
+  worker: Worker;
+  path: string;
+  resolve: (r: ProcessResult) => void;
+}
+
 /**
  * Decode + segmentation + thumbnails run on worker threads (one per core), while the engine thread only writes
  * to SQLite: ingest uses every core and the engine stays responsive to the UI. Each worker holds up to DEPTH
- * tasks (run one at a time), so it never waits for the engine thread between images.
+ * tasks (run one at a time, in order), so it never waits for the engine thread between images.
  */
 export class IngestPool {
   private workers: Worker[] = [];
   private load = new Map<Worker, number>();
   private waiting: Array<() => void> = [];
-  private callbacks = new Map<number, (r: ProcessResult) => void>();
+  private pending = new Map<number, Pending>();
   private nextId = 1;
 
   constructor(size = Math.max(1, Math.min(os.availableParallelism(), 8))) {
@@ -24,16 +30,22 @@ export class IngestPool {
       this.load.set(w, 0);
       w.on('message', (msg: { id?: number; result?: ProcessResult; ready?: boolean }) => {
         if (msg.ready) return;
-        const cb = this.callbacks.get(msg.id!);
-        this.callbacks.delete(msg.id!);
+        const p = this.pending.get(msg.id!);
+        this.pending.delete(msg.id!);
         this.load.set(w, this.load.get(w)! - 1);
         this.waiting.shift()?.();
-        cb?.(msg.result!);
+        p?.resolve(msg.result!);
       });
       w.on('error', (err) => {
-        for (const [, cb] of this.callbacks)
-          cb({ ok: false, path: '', reason: 'unreadable', message: err.message });
-        this.callbacks.clear();
+        // A crashed worker fails the tasks it held and takes no more; the others carry on.
+        this.workers = this.workers.filter((x) => x !== w);
+        this.load.delete(w);
+        for (const [id, p] of this.pending) {
+          if (p.worker !== w) continue;
+          this.pending.delete(id);
+          p.resolve({ ok: false, path: p.path, reason: 'unreadable', message: `${p.path}: ${err.message}` });
+        }
+        for (const wake of this.waiting.splice(0)) wake();
       });
       this.workers.push(w);
     }
@@ -45,19 +57,23 @@ export class IngestPool {
 
   /** Tasks the pool takes before process() waits: DEPTH per worker. */
   get capacity(): number {
-    return this.workers.length * DEPTH;
+    return Math.max(1, this.workers.length) * DEPTH;
   }
 
   private leastLoaded(): Worker | null {
     let best: Worker | null = null;
-    for (const w of this.workers)
-      if (this.load.get(w)! < DEPTH && (!best || this.load.get(w)! < this.load.get(best)!)) best = w;
+    for (const w of this.workers) {
+      const n = this.load.get(w)!;
+      if (n < DEPTH && (!best || n < this.load.get(best)!)) best = w;
+    }
     return best;
   }
 
   async process(path: string, opts: ProcessOptions): Promise<ProcessResult> {
     let w = this.leastLoaded();
     while (!w) {
+      if (this.workers.length === 0)
+        return { ok: false, path, reason: 'unreadable', message: `${path}: the ingest workers stopped` };
       await new Promise<void>((r) => this.waiting.push(r));
       w = this.leastLoaded();
     }
@@ -65,14 +81,15 @@ export class IngestPool {
     const id = this.nextId++;
     const worker = w;
     return new Promise((resolve) => {
-      this.callbacks.set(id, resolve);
+      this.pending.set(id, { worker, path, resolve });
       worker.postMessage({ id, path, opts });
     });
   }
 
   async close(): Promise<void> {
-    await Promise.all(this.workers.map((w) => w.terminate()));
+    const workers = this.workers;
     this.workers = [];
     this.load.clear();
+    await Promise.all(workers.map((w) => w.terminate()));
   }
 }
