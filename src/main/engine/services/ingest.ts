@@ -56,8 +56,10 @@ export async function runIngest(
   // Workers start (module load, detector session) while the files are listed and hashed here.
   const pool = new IngestPool();
   let listing;
+  let modelId: number;
   try {
     listing = listIngestFiles(params.paths, { classFolders: crops });
+    modelId = ensureMorphologyModel(store);
   } catch (err) {
     await pool.close();
     throw err;
@@ -68,7 +70,6 @@ export async function runIngest(
     message: m.message,
   }));
   const files = listing.files;
-  const modelId = ensureMorphologyModel(store);
   const summary: IngestSummary = {
     files: files.length,
     imported: 0,
