@@ -19,12 +19,43 @@ import { readChulaDir } from '../src/main/engine/formats/chula';
 import { exportProject } from '../src/main/engine/export/project';
 import { EXPORT_FORMATS } from '../src/main/engine/export/options';
 import { CellStore } from '../src/main/engine/store/store';
+import type { AnnotatedCell } from '../src/main/engine/formats/types';
 import { dataPath } from '../test/helpers/data';
 
 const args = process.argv.slice(2);
 const copies = Number(args[args.indexOf('--copies') + 1]) || 10;
 const write = !args.includes('--no-write');
 const scale = args.includes('--cells') ? Number(args[args.indexOf('--cells') + 1]) : 0;
+
+/** Copy `c` of a Chula field with its annotated cells (elliptic outlines from their boxes); returns the cell ids. */
+function addCopy(store: CellStore, file: string, c: number, cells: AnnotatedCell[]): number[] {
+  return store.addImageWithCells(
+    {
+      path: file,
+      name: `${c}-${path.basename(file)}`,
+      sha256: `${c}-${file}`,
+      width: 640,
+      height: 480,
+      format: 'jpeg',
+    },
+    cells.map((cell) => {
+      const [x, y, w, h] = cell.bbox;
+      const contour = new Float32Array(48);
+      for (let i = 0; i < 24; i++) {
+        contour[2 * i] = x + w / 2 + (w / 2) * Math.cos((Math.PI * i) / 12);
+        contour[2 * i + 1] = y + h / 2 + (h / 2) * Math.sin((Math.PI * i) / 12);
+      }
+      return {
+        kind: 'rbc' as const,
+        origin: 'imported-annotation' as const,
+        bbox: cell.bbox,
+        centroid: [x + w / 2, y + h / 2] as [number, number],
+        contour,
+        area: (Math.PI * w * h) / 4,
+      };
+    }),
+  ).cellIds;
+}
 
 if (args[0] === '--child') {
   await child(args[1], args[2], args[3]);
@@ -44,32 +75,7 @@ try {
   const cellIds: number[] = [];
   for (let c = 0; c < copies; c++) {
     for (const im of set.images) {
-      const { cellIds: ids } = store.addImageWithCells(
-        {
-          path: im.path,
-          name: `${c}-${path.basename(im.path)}`,
-          sha256: `${c}-${im.path}`,
-          width: 640,
-          height: 480,
-          format: 'jpeg',
-        },
-        im.cells.map((cell) => {
-          const [x, y, w, h] = cell.bbox;
-          const contour = new Float32Array(48);
-          for (let i = 0; i < 24; i++) {
-            contour[2 * i] = x + w / 2 + (w / 2) * Math.cos((Math.PI * i) / 12);
-            contour[2 * i + 1] = y + h / 2 + (h / 2) * Math.sin((Math.PI * i) / 12);
-          }
-          return {
-            kind: 'rbc' as const,
-            origin: 'imported-annotation' as const,
-            bbox: cell.bbox,
-            centroid: [x + w / 2, y + h / 2] as [number, number],
-            contour,
-            area: (Math.PI * w * h) / 4,
-          };
-        }),
-      );
+      const ids = addCopy(store, im.path, c, im.cells);
       const byClass = new Map<string, number[]>();
       im.cells.forEach((cell, i) =>
         byClass.set(cell.className!, [...(byClass.get(cell.className!) ?? []), ids[i]]),
@@ -187,32 +193,7 @@ async function synthetic(target: number): Promise<void> {
     for (let c = 0; n < target; c++) {
       const im = set.images[c % set.images.length];
       const cells = im.cells.slice(0, Math.min(im.cells.length, target - n));
-      const { cellIds: ids } = store.addImageWithCells(
-        {
-          path: im.path,
-          name: `${c}-${path.basename(im.path)}`,
-          sha256: `${c}-${im.path}`,
-          width: 640,
-          height: 480,
-          format: 'jpeg',
-        },
-        cells.map((cell) => {
-          const [x, y, w, h] = cell.bbox;
-          const contour = new Float32Array(48);
-          for (let i = 0; i < 24; i++) {
-            contour[2 * i] = x + w / 2 + (w / 2) * Math.cos((Math.PI * i) / 12);
-            contour[2 * i + 1] = y + h / 2 + (h / 2) * Math.sin((Math.PI * i) / 12);
-          }
-          return {
-            kind: 'rbc' as const,
-            origin: 'imported-annotation' as const,
-            bbox: cell.bbox,
-            centroid: [x + w / 2, y + h / 2] as [number, number],
-            contour,
-            area: (Math.PI * w * h) / 4,
-          };
-        }),
-      );
+      const ids = addCopy(store, im.path, c, cells);
       cells.forEach((cell, i) => {
         let id = classOf.get(cell.className!);
         if (id === undefined) {
