@@ -22,7 +22,10 @@ for (const f of fs
   const img = await decodeImage(p);
   const r = await processImage(p, { mode: 'field' });
   if (!r.ok) throw new Error(r.message);
-  work.push({ img: { data: img.data, width: img.width, height: img.height }, boxes: r.cells.map((c) => c.bbox) });
+  work.push({
+    img: { data: img.data, width: img.width, height: img.height },
+    boxes: r.cells.map((c) => c.bbox),
+  });
 }
 const cells = work.reduce((a, w) => a + w.boxes.length, 0);
 const hash = createHash('sha256');
