@@ -70,4 +70,18 @@ describe('morphology model upgrade', () => {
     expect(again.project.listJobs().filter((j) => j.kind === 'embed').length).toBe(1);
     await again.dispose();
   });
+
+  it('embed.start with no model upgrades an old project too (what `reddino embed` runs)', async () => {
+    const db = new Database(path.join(project, 'cells.db'));
+    db.prepare('DELETE FROM models WHERE name = ?').run(MORPHOLOGY_MODEL_NAME);
+    db.close();
+    const engine = new Engine({ settings: new SettingsFile(path.join(tmp.dir, 'config')) });
+    await engine.openProject(project, false);
+    expect(activeModelOf(engine.project).name).toBe('morphology');
+    const { jobId } = (await engine.call('embed.start', {})) as { jobId: number };
+    await engine.jobs.wait(jobId);
+    expect(activeModelOf(engine.project).name).toBe(MORPHOLOGY_MODEL_NAME);
+    expect(activeModelOf(engine.project).embeddedCells).toBe(cells);
+    await engine.dispose();
+  });
 });

@@ -43,6 +43,11 @@ export function services(engine: Engine): EngineServices {
   const map = new MapService(engine, vectors);
   const ingest = (params: IngestParams, existingId?: number) =>
     engine.jobs.start('ingest', params, (ctx) => runIngest(engine.project, params, ctx), existingId);
+  const upgradeMorphology = (): number | null => {
+    const store = engine.project;
+    if (!outdatedMorphology(store.listModels())) return null;
+    return startEmbed(engine, store.getModel(ensureMorphologyModel(store))!);
+  };
   return {
     ingest: { start: (args) => ingest({ ...args, annotator: engine.annotator }) },
     models: {
@@ -74,13 +79,10 @@ export function services(engine: Engine): EngineServices {
       },
     },
     embed: {
-      start: (modelId) => startEmbed(engine, vectors.activeModel(modelId)),
-      upgradeMorphology: () => {
-        const store = engine.project;
-        if (!outdatedMorphology(store.listModels())) return null;
-        const current = store.getModel(ensureMorphologyModel(store))!;
-        return startEmbed(engine, current);
-      },
+      // No model named and the vectors come from an older morphology version: embed with the current one.
+      start: (modelId) =>
+        (modelId == null ? upgradeMorphology() : null) ?? startEmbed(engine, vectors.activeModel(modelId)),
+      upgradeMorphology,
     },
     map: { get: (modelId) => map.get(modelId), start: (modelId) => map.start(modelId) },
     learn: {
