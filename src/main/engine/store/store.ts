@@ -148,7 +148,8 @@ interface ClassRow {
   hidden: number;
 }
 
-interface CellRow {
+/** A cells row as SELECTed with its current label's class (the export queries add image and label columns). */
+export interface CellRow {
   id: number;
   image_id: number;
   kind: CellKind;
@@ -163,10 +164,6 @@ interface CellRow {
   class_id: number | null;
 }
 
-/**
- * The project's cell store. All SQL lives here and in the migrations: the rest of the engine calls these
- * repository methods, so a shared PostgreSQL store can later implement the same surface.
- */
 /** What a label batch came from, copied onto the undo and redo batches that revert or replay it. */
 interface BatchOrigin {
   session_id: number | null;
@@ -174,6 +171,10 @@ interface BatchOrigin {
   run_id: number | null;
 }
 
+/**
+ * The project's cell store. All SQL lives here and in the migrations: the rest of the engine calls these
+ * repository methods, so a shared PostgreSQL store can later implement the same surface.
+ */
 export class CellStore {
   readonly db: Db;
   readonly dir: string;
