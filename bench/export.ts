@@ -57,6 +57,25 @@ function addCopy(store: CellStore, file: string, c: number, cells: AnnotatedCell
   ).cellIds;
 }
 
+/** Adds the machine and date, prints the result, and (unless --no-write) writes bench/results/<name>.json. */
+function report(name: string, fields: object): void {
+  const result = {
+    ...fields,
+    machine: {
+      cpus: os.cpus().length,
+      loadavg: os.loadavg().map((v) => Math.round(v * 100) / 100),
+      node: process.version,
+    },
+    date: new Date().toISOString(),
+  };
+  const json = JSON.stringify(result, null, 2);
+  process.stdout.write(json + '\n');
+  if (write) {
+    fs.mkdirSync('bench/results', { recursive: true });
+    fs.writeFileSync(`bench/results/${name}.json`, json + '\n');
+  }
+}
+
 if (args[0] === '--child') {
   await child(args[1], args[2], args[3]);
   process.exit(0);
@@ -139,19 +158,8 @@ try {
     formats,
     notes:
       'imagefolder at --size 224 (decode each 640x480 JPEG once, PNG crops); report = HTML + PDF + JSON; audit = one row per label event.',
-    machine: {
-      cpus: os.cpus().length,
-      loadavg: os.loadavg().map((v) => Math.round(v * 100) / 100),
-      node: process.version,
-    },
-    date: new Date().toISOString(),
   };
-  const json = JSON.stringify(result, null, 2);
-  process.stdout.write(json + '\n');
-  if (write) {
-    fs.mkdirSync('bench/results', { recursive: true });
-    fs.writeFileSync('bench/results/export.json', json + '\n');
-  }
+  report('export', result);
   store.close();
 } finally {
   fs.rmSync(root, { recursive: true, force: true });
@@ -259,19 +267,8 @@ async function synthetic(target: number): Promise<void> {
       formats: results,
       notes:
         "each export in a child process; maxRssMB = that process's peak RSS (getrusage), openOnly = a child that opens the project and exits; ms includes opening the project.",
-      machine: {
-        cpus: os.cpus().length,
-        loadavg: os.loadavg().map((v) => Math.round(v * 100) / 100),
-        node: process.version,
-      },
-      date: new Date().toISOString(),
     };
-    const json = JSON.stringify(result, null, 2);
-    process.stdout.write(json + '\n');
-    if (write) {
-      fs.mkdirSync('bench/results', { recursive: true });
-      fs.writeFileSync(`bench/results/export-${target}.json`, json + '\n');
-    }
+    report(`export-${target}`, result);
   } finally {
     fs.rmSync(root, { recursive: true, force: true });
   }
