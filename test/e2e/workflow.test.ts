@@ -235,6 +235,8 @@ describe('labeling workflow in headless Chromium', () => {
     const second = Number(await card.getAttribute('data-cell-id'));
     await page.keyboard.press('s');
     await waitUntil('reassign', () => labelOf(second) === classId('schizont'));
+    // The store is written before the card moves on: read the next cell only once the card shows it.
+    await waitUntil('next card', async () => Number(await card.getAttribute('data-cell-id')) !== second);
     const third = Number(await card.getAttribute('data-cell-id'));
     const hasPrediction = (await page.getByTestId('suggestion-prediction').first().textContent())?.includes(
       '%',
