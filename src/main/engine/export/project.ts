@@ -407,6 +407,28 @@ async function exportNpy(ctx: Ctx, tmp: string): Promise<void> {
   ctx.files.push('embeddings.npy', 'cells.csv', 'model.json');
 }
 
+/** A cell's morphometrics as QuPath measurements (an object of numbers; pixel units, as QuPath names them). */
+function qupathMeasurements(r: ExportCellRow): Record<string, number> | undefined {
+  const m: Record<string, number> = {};
+  const put = (name: string, v: number | null) => {
+    if (v !== null && Number.isFinite(v)) m[name] = Math.round(v * 1e4) / 1e4;
+  };
+  put('Area px^2', r.area);
+  put('Perimeter px', r.perimeter);
+  put('Circularity', r.circularity);
+  put('Convexity', r.convexity);
+  put('Eccentricity', r.eccentricity);
+  return Object.keys(m).length ? m : undefined;
+}
+
+/** Who and what a cell is, as QuPath 0.5+ object metadata (string values; QuPath drops null ones). */
+function qupathMetadata(r: ExportCellRow): Record<string, string> {
+  const m: Record<string, string> = { reddinoCellId: String(r.id), kind: r.kind };
+  if (r.annotator !== null) m.annotator = r.annotator;
+  if (r.labelSource !== null) m.labelSource = r.labelSource;
+  return m;
+}
+
 async function exportGeoJson(ctx: Ctx, tmp: string, out: string): Promise<void> {
   const filter = resolveFilter(ctx.store, ctx.opts);
   const total = countCells(ctx.store, filter);
@@ -426,7 +448,8 @@ async function exportGeoJson(ctx: Ctx, tmp: string, out: string): Promise<void> 
         contour: r.contour ? Array.from(r.contour) : undefined,
         className: r.className ?? undefined,
         color: r.classId != null ? colors.get(r.classId) : undefined,
-        extra: { cellId: r.id, kind: r.kind, annotator: r.annotator, labelSource: r.labelSource },
+        measurements: qupathMeasurements(r),
+        metadata: qupathMetadata(r),
       })),
     );
     fs.writeFileSync(path.join(tmp, file), JSON.stringify(fc));

@@ -8,7 +8,11 @@ import { AnnotationFormatError, type AnnotatedCell, type AnnotatedImage, type An
 /**
  * GeoJSON as QuPath reads and writes it (File > Import/Export objects): a FeatureCollection of polygon Features in
  * image pixel coordinates, with properties.objectType ("detection" for cells) and properties.classification
- * {name, color: [r, g, b]}.
+ * {name, color: [r, g, b]}. Checked against QuPath's reader (qupath-core QuPathTypeAdapters.PathObjectTypeAdapter
+ * and GsonTools.PathClassTypeAdapter, tags v0.4.4 and v0.5.1): a classification object needs both "name" and
+ * "color" (else the import fails), a Polygon ring must be closed with >= 4 positions (JTS LinearRing),
+ * "measurements" is an object of numbers, "metadata" (read from 0.5) an object of strings, and a Feature "id" is
+ * kept only when it is a UUID, so none is written here.
  */
 export interface QuPathFeature {
   type: 'Feature';
@@ -19,6 +23,7 @@ export interface QuPathFeature {
     classification?: { name: string; color: [number, number, number] };
     isLocked?: boolean;
     measurements?: Record<string, number>;
+    metadata?: Record<string, string>;
     reddino?: Record<string, string | number | null>;
   };
 }
@@ -39,6 +44,8 @@ export interface GeoJsonCellInput extends AnnotatedCell {
   id?: string;
   extra?: Record<string, string | number | null>;
   measurements?: Record<string, number>;
+  /** QuPath 0.5+ keeps these as the object's metadata (string values). */
+  metadata?: Record<string, string>;
 }
 
 function closedRing(flat: number[]): number[][] {
@@ -50,6 +57,16 @@ function closedRing(flat: number[]): number[][] {
   return ring;
 }
 
+/** The outer ring of a cell: its contour, closed; the bbox when the contour is missing or too short to close. */
+function cellRing(c: AnnotatedCell): number[][] {
+  if (c.contour && c.contour.length >= 6) {
+    const ring = closedRing(roundCoords(c.contour));
+    // JTS (QuPath's geometry library) refuses a LinearRing of fewer than 4 positions.
+    if (ring.length >= 4) return ring;
+  }
+  return closedRing(bboxPolygon(c.bbox));
+}
+
 /** Cells of one image as a QuPath FeatureCollection; the ring is closed and counter-clockwise is not required. */
 export function buildQuPathGeoJson(
   cells: GeoJsonCellInput[],
@@ -58,10 +75,9 @@ export function buildQuPathGeoJson(
   return {
     type: 'FeatureCollection',
     features: cells.map((c) => {
-      const flat = c.contour && c.contour.length >= 6 ? roundCoords(c.contour) : bboxPolygon(c.bbox);
       const f: QuPathFeature = {
         type: 'Feature',
-        geometry: { type: 'Polygon', coordinates: [closedRing(flat)] },
+        geometry: { type: 'Polygon', coordinates: [cellRing(c)] },
         properties: { objectType },
       };
       if (c.id) f.id = c.id;
@@ -69,6 +85,7 @@ export function buildQuPathGeoJson(
         f.properties.classification = { name: c.className, color: hexToRgb(c.color ?? '#808080') };
       }
       if (c.measurements) f.properties.measurements = c.measurements;
+      if (c.metadata) f.properties.metadata = c.metadata;
       if (c.extra) f.properties.reddino = c.extra;
       return f;
     }),
