@@ -44,11 +44,18 @@ export class Engine {
    * upgradeModels: on open, start re-embedding with the current built-in morphology model when the project's
    * vectors come from an older one (the long-lived hosts set it; one-shot CLI commands do not).
    */
-  constructor(opts: { settings?: SettingsFile; upgradeModels?: boolean } = {}) {
+  constructor(opts: { settings?: SettingsFile; upgradeModels?: boolean; warmIngest?: boolean } = {}) {
     this.settings = opts.settings ?? new SettingsFile();
     this.upgradeModels = opts.upgradeModels ?? false;
+    this.warmIngest = opts.warmIngest ?? this.upgradeModels;
     this.svc = services(this);
   }
+
+  /**
+   * warmIngest: keep the ingest workers warm while a project is open (started on open, reused by every import,
+   * stopped on close or after 10 idle minutes). Default: as upgradeModels (the long-lived hosts).
+   */
+  readonly warmIngest: boolean;
 
   private readonly upgradeModels: boolean;
 
@@ -76,6 +83,11 @@ export class Engine {
     return this.settings.get().annotator;
   }
 
+  /** The ingest worker pool: stopped, warming or ready, its thread ids, and pools started (diagnostics). */
+  ingestPoolStatus() {
+    return this.svc.ingest.status();
+  }
+
   hasProject(): boolean {
     return this.store !== null;
   }
@@ -91,6 +103,7 @@ export class Engine {
     store.markInterruptedJobs();
     this.jobManager = new JobManager(store, (progress) => this.emit({ type: 'job', progress }));
     this.settings.addRecent(abs);
+    this.svc.ingest.warm();
     const info = this.projectInfo();
     this.emit({ type: 'project', project: info });
     if (this.upgradeModels) this.svc.embed.upgradeMorphology();
@@ -105,6 +118,7 @@ export class Engine {
 
   async closeProject(): Promise<void> {
     if (this.jobManager) await this.jobManager.cancelAll();
+    await this.svc.ingest.close();
     this.svc.reset();
     this.store?.close();
     this.store = null;

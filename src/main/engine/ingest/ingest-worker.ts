@@ -7,6 +7,14 @@ interface Task {
   opts: ProcessOptions;
 }
 
+interface WarmUp {
+  warmUp: string | null;
+  runs: number;
+}
+
+/** Scale scope of the warm-up field: no import uses it (imports count up from 1). */
+const WARM_UP_SCOPE = -1;
+
 /**
  * The pool keeps up to two tasks queued here, so the next image starts the moment one is done (no round trip
  * through a busy engine thread); tasks still run one at a time, in order.
@@ -25,9 +33,21 @@ async function run(task: Task): Promise<void> {
   parentPort!.postMessage({ id: task.id, result }, transfer);
 }
 
-parentPort!.on('message', (task: Task) => {
-  queue = queue.then(() => run(task));
+/** Detector session, then (for a kept-warm pool) the warm-up field, so the JIT has compiled the hot paths. */
+async function warm(w: WarmUp): Promise<void> {
+  try {
+    await preloadDetector();
+    for (let i = 0; w.warmUp && i < w.runs; i++) {
+      await processImage(w.warmUp, { mode: 'field', scope: WARM_UP_SCOPE });
+    }
+  } finally {
+    parentPort!.postMessage({ warmed: true });
+  }
+}
+
+parentPort!.on('message', (msg: Task | WarmUp) => {
+  // The first message (the pool posts it at start) says whether to warm up; the detector loads either way,
+  // while the engine lists and hashes the files.
+  if ('warmUp' in msg) queue = queue.then(() => warm(msg)).catch(() => undefined);
+  else queue = queue.then(() => run(msg));
 });
-parentPort!.postMessage({ ready: true });
-// Load the detector session while the engine lists and hashes the files.
-queue = queue.then(() => preloadDetector());

@@ -66,6 +66,11 @@ export interface ProcessOptions {
   largeFieldPixels?: number;
   /** Core tile side for large fields (default LARGE_FIELD_TILE). */
   tileSize?: number;
+  /**
+   * The import this image belongs to: the cell diameter a field's scale search finds is reused only by later
+   * fields of the same size in the same import (a warm worker serves many imports, and its warm-up field none).
+   */
+  scope?: number;
 }
 
 let detector: Promise<CellDetector | null> | null = null;
@@ -76,9 +81,25 @@ let detector: Promise<CellDetector | null> | null = null;
  * field instead of four to six. A new size (another source in the same import) gets its own search.
  */
 const diameterBySize = new Map<string, number>();
+/** Scopes seen most recently, newest last: the diameters of older imports are dropped. */
+const recentScopes: number[] = [];
+const KEPT_SCOPES = 4;
 
-async function segmentWithKnownScale(rgb: RgbImage, det: CellDetector | null) {
-  const key = `${rgb.width}x${rgb.height}`;
+function scaleKey(rgb: RgbImage, scope: number | undefined): string {
+  if (scope != null && recentScopes[recentScopes.length - 1] !== scope) {
+    const at = recentScopes.indexOf(scope);
+    if (at >= 0) recentScopes.splice(at, 1);
+    recentScopes.push(scope);
+    if (recentScopes.length > KEPT_SCOPES) {
+      const old = `${recentScopes.shift()}:`;
+      for (const k of [...diameterBySize.keys()]) if (k.startsWith(old)) diameterBySize.delete(k);
+    }
+  }
+  return `${scope ?? ''}:${rgb.width}x${rgb.height}`;
+}
+
+async function segmentWithKnownScale(rgb: RgbImage, det: CellDetector | null, scope: number | undefined) {
+  const key = scaleKey(rgb, scope);
   const seg = await segmentCells(rgb, { detector: det, cellDiameter: diameterBySize.get(key) });
   if (!diameterBySize.has(key) && seg.cells.length >= 10) diameterBySize.set(key, seg.cellDiameter);
   return seg.cells;
@@ -255,7 +276,7 @@ export async function processImage(path: string, opts: ProcessOptions): Promise<
     }
   } else {
     const det = await loadDetector();
-    for (const c of await segmentWithKnownScale(rgb, det))
+    for (const c of await segmentWithKnownScale(rgb, det, opts.scope))
       measureSegmentedCell(rgb, 0, 0, c, cells, features, arena);
   }
   const morphology = packFeatures(features);

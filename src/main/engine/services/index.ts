@@ -15,9 +15,17 @@ import { MapService } from './map';
 import { startEmbed } from './embed';
 import { importVitModel } from '../embed/vit/build';
 import { modelsDir } from '../settings';
+import { IngestPoolKeeper, type IngestPoolStatus } from '../ingest/warm-pool';
 
 export interface EngineServices {
-  ingest: { start(args: ApiParsedArgs<'ingest.start'>): number };
+  ingest: {
+    start(args: ApiParsedArgs<'ingest.start'>): number;
+    /** Starts the ingest workers in the background (project opened, long-lived hosts). */
+    warm(): void;
+    status(): IngestPoolStatus;
+    /** Stops the ingest workers (project closed). */
+    close(): Promise<void>;
+  };
   models: { add(args: ApiParsedArgs<'models.add'>): Promise<ModelInfo> };
   embed: {
     start(modelId?: number): number;
@@ -41,15 +49,26 @@ export function services(engine: Engine): EngineServices {
   const vectors = new VectorCache(() => engine.project);
   const learn = new LearnService(engine, vectors);
   const map = new MapService(engine, vectors);
+  const ingestPools = new IngestPoolKeeper({ keepWarm: engine.warmIngest });
   const ingest = (params: IngestParams, existingId?: number) =>
-    engine.jobs.start('ingest', params, (ctx) => runIngest(engine.project, params, ctx), existingId);
+    engine.jobs.start(
+      'ingest',
+      params,
+      (ctx) => runIngest(engine.project, params, ctx, ingestPools),
+      existingId,
+    );
   const upgradeMorphology = (): number | null => {
     const store = engine.project;
     if (!outdatedMorphology(store.listModels())) return null;
     return startEmbed(engine, store.getModel(ensureMorphologyModel(store))!);
   };
   return {
-    ingest: { start: (args) => ingest({ ...args, annotator: engine.annotator }) },
+    ingest: {
+      start: (args) => ingest({ ...args, annotator: engine.annotator }),
+      warm: () => ingestPools.warm(),
+      status: () => ingestPools.status(),
+      close: () => ingestPools.close(),
+    },
     models: {
       add: async (args) => {
         const record = await importVitModel(args.path, {

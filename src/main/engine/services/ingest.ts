@@ -7,6 +7,7 @@ import type { JobContext } from '../jobs/jobs';
 import { throwIfCancelled } from '../jobs/jobs';
 import { listIngestFiles, type IngestFile } from '../ingest/files';
 import { IngestPool } from '../ingest/pool';
+import type { IngestPoolKeeper, IngestPoolLease } from '../ingest/warm-pool';
 import type { ProcessOptions, ProcessResult } from '../ingest/process-image';
 import { MORPHOLOGY_DIMS, MORPHOLOGY_MODEL_NAME } from '../embed/morphology';
 import { findAnnotations, type AnnotatedCell, type SiblingAnnotations } from '../ingest/annotations';
@@ -41,29 +42,42 @@ async function sha256File(p: string): Promise<string> {
   return h.digest('hex');
 }
 
+/** Numbers each import: the worker's per-size scale reuse stays within one import (ProcessOptions.scope). */
+let nextScope = 1;
+
+/** A pool of our own for this import, stopped when it ends (no keeper given). */
+function ownPool(): IngestPoolLease {
+  const pool = new IngestPool();
+  return { pool, release: () => pool.close() };
+}
+
 /**
  * The ingest job body. Resumable by construction: each image is committed with its cells, imported labels and
  * morphology vectors in one transaction, and a file whose sha256 is already stored is skipped, so re-running the
- * same job after a crash or cancel adds only what is missing.
+ * same job after a crash or cancel adds only what is missing. With `pools`, the import runs on the project's
+ * kept-warm workers (waiting for their warm-up if need be); otherwise it starts and stops its own.
  */
 export async function runIngest(
   store: CellStore,
   params: IngestParams,
   ctx: Pick<JobContext, 'signal' | 'progress'>,
+  pools?: IngestPoolKeeper,
 ): Promise<IngestSummary> {
   const t0 = performance.now();
   const crops = params.as === 'crops';
-  // Workers start (module load, detector session) while the files are listed and hashed here.
-  const pool = new IngestPool();
+  const scope = nextScope++;
+  // Workers start (module load, detector session) or finish warming while the files are listed here.
+  const lease = pools ? pools.acquire() : ownPool();
   let listing;
   let modelId: number;
   try {
     listing = listIngestFiles(params.paths, { classFolders: crops });
     modelId = ensureMorphologyModel(store);
   } catch (err) {
-    await pool.close();
+    await lease.release();
     throw err;
   }
+  const pool = lease.pool;
   const failed: IngestFailure[] = listing.missing.map((m) => ({
     path: m.path,
     reason: 'unreadable',
@@ -82,7 +96,7 @@ export async function runIngest(
   };
   ctx.progress(0, files.length, 'importing');
   if (files.length === 0) {
-    await pool.close();
+    await lease.release();
     return finish();
   }
 
@@ -114,7 +128,7 @@ export async function runIngest(
       if (sibling?.error)
         failed.push({ path: sibling.error.path, reason: 'bad-annotation', message: sibling.error.message });
       const annotations = sibling?.annotations ?? null;
-      const opts: ProcessOptions = { mode: crops ? 'crop' : 'field', maxPixels: params.maxPixels };
+      const opts: ProcessOptions = { mode: crops ? 'crop' : 'field', maxPixels: params.maxPixels, scope };
       if (annotations && params.cellsFrom === 'annotations')
         opts.boxes = annotations.cells.map((c) => c.bbox);
       const task = pool.process(file.path, opts).then((r) => {
@@ -129,7 +143,7 @@ export async function runIngest(
     throwIfCancelled(ctx.signal);
   } finally {
     await Promise.allSettled(inFlight);
-    await pool.close();
+    await lease.release();
   }
   return finish();
 
