@@ -12,9 +12,11 @@ import { parasitemia, wilsonInterval } from '../../src/main/engine/report/stats'
 import { PROJECT_ROOT } from '../helpers/data';
 
 /**
- * Red cell grading thresholds (percent of RBCs) as printed in Palmer et al. 2015, ICSH recommendations for the
+ * Red cell grading thresholds (percent of RBCs) of Palmer et al. 2015, ICSH recommendations for the
  * standardization of nomenclature and grading of peripheral blood cell morphological features, Int J Lab Hematol
- * 37:287-303, transcribed independently of the shipped JSON.
+ * 37:287-303, as transcribed for this project. Not yet checked against the published table (the JSON's
+ * "verification" record lists the sources tried): these tests keep the shipped JSON and the grading arithmetic in
+ * step with this table, they do not prove the table right.
  */
 const ICSH_TABLE: Record<string, [string, string, string] | 'present'> = {
   Acanthocytes: ['5-20%', '21-50%', '>50%'],
@@ -89,6 +91,27 @@ describe('ICSH 2015 grading scheme', () => {
     expect(gradeFor(schisto, 2.01)).toBe('3+');
     expect(gradeFor(featureForClass(ICSH_2015, 'sickle cell')!, 0.2)).toBe('present');
     expect(featureForClass(ICSH_2015, 'normal')).toBeNull();
+  });
+
+  it('records for every entry whether and against what it was verified', () => {
+    const raw = JSON.parse(
+      fs.readFileSync(path.join(PROJECT_ROOT, 'resources/grading/icsh-2015.json'), 'utf8'),
+    ) as {
+      name: string;
+      verification: { verifiedEntries: string[]; unverifiedEntries: string[] };
+      features: Array<{ feature: string; verifiedAgainst: string | null }>;
+    };
+    const { verifiedEntries, unverifiedEntries } = raw.verification;
+    expect([...verifiedEntries, ...unverifiedEntries].sort()).toEqual(
+      raw.features.map((f) => f.feature).sort(),
+    );
+    for (const f of raw.features) {
+      // A verified entry names its source (a URL); an unverified one names none.
+      if (verifiedEntries.includes(f.feature)) expect(f.verifiedAgainst).toMatch(/^https?:\/\//);
+      else expect(f.verifiedAgainst).toBeNull();
+    }
+    // The report prints the scheme's name: it must not present an unchecked table as checked.
+    if (unverifiedEntries.length) expect(raw.name).toMatch(/not (yet )?(fully )?checked/);
   });
 
   it('rejects a malformed lab scheme with the reason', () => {
