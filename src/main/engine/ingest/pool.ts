@@ -60,7 +60,7 @@ export class IngestPool {
         this.drop(w, err.message);
       });
       w.on('exit', () => warmed());
-      w.postMessage({ warmUp: opts.warmUp ?? null, runs: opts.warmUpRuns ?? 3 });
+      w.postMessage({ warmUp: opts.warmUp ?? null, runs: opts.warmUpRuns ?? 6 });
       this.workers.push(w);
     }
     this.ready = Promise.all(settled).then(() => undefined);

@@ -57,6 +57,7 @@ export class IngestPoolKeeper {
   private pool: IngestPool | null = null;
   private warmed = false;
   private users = 0;
+  private waiters = 0;
   private imports = 0;
   private poolsStarted = 0;
   private timer: NodeJS.Timeout | null = null;
@@ -76,7 +77,17 @@ export class IngestPoolKeeper {
 
   /** Resolves once the pool is warm (immediately when none is running). */
   async whenReady(): Promise<void> {
-    await this.pool?.ready;
+    const pool = this.pool;
+    if (!pool) return;
+    // Someone waits on the workers: they keep the process alive meanwhile.
+    this.waiters++;
+    pool.ref(true);
+    try {
+      await pool.ready;
+    } finally {
+      this.waiters--;
+      if (this.pool === pool && this.users === 0 && this.waiters === 0) pool.ref(false);
+    }
   }
 
   /**
@@ -155,7 +166,7 @@ export class IngestPoolKeeper {
       await this.close();
       return;
     }
-    pool.ref(false);
+    if (this.waiters === 0) pool.ref(false);
     this.armIdle();
   }
 
