@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { exportProject } from '../../src/main/engine/export/project';
-import type { CocoDataset } from '../../src/main/engine/formats/coco';
+import { cocoAnnotation, type CocoDataset } from '../../src/main/engine/formats/coco';
 import { polygonArea, polygonBbox } from '../../src/main/engine/formats/polygon';
 import { tempDir } from '../helpers/data';
 import { buildFixtureProject, type FixtureProject } from './export-fixture';
@@ -80,6 +80,16 @@ describe('COCO export as pycocotools reads it', () => {
       expect(d.annotations).toHaveLength(r.cells);
       expect(d.images).toHaveLength(r.images);
     }
+  });
+
+  it('takes the bbox from the contour, so a looser stored box never disagrees with the segmentation', () => {
+    // A stored box 3 px looser than the outline on two sides (as a detector's box can be).
+    const contour = [10.004, 20, 30, 20, 30, 35.5, 10.004, 35.5];
+    const a = cocoAnnotation(1, 1, 1, { bbox: [7, 20, 26, 18.5], contour });
+    expect(a.bbox).toEqual([10, 20, 20, 15.5]);
+    expect(a.area).toBe(310);
+    // Without a contour the stored box is the object.
+    expect(cocoAnnotation(2, 1, 1, { bbox: [7.123, 20, 26, 18.5] }).bbox).toEqual([7.12, 20, 26, 18.5]);
   });
 
   it('flags what the readers would misread (the checker can fail)', async () => {

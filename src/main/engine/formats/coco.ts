@@ -61,12 +61,15 @@ export function cocoAnnotation(
   c: CocoCellInput,
 ): CocoAnnotation {
   // pycocotools needs a polygon of at least 3 points; a box-only cell gets its box as polygon.
-  const poly = c.contour && c.contour.length >= 6 ? roundCoords(c.contour) : bboxPolygon(c.bbox);
+  const hasContour = !!c.contour && c.contour.length >= 6;
+  const poly = hasContour ? roundCoords(c.contour!) : bboxPolygon(c.bbox);
   const ann: CocoAnnotation = {
     id,
     image_id: imageId,
     category_id: category,
-    bbox: roundCoords(c.bbox) as [number, number, number, number],
+    // COCO's bbox is the extent of the object the segmentation outlines: with a contour it is taken from the
+    // contour, so the two never disagree even where a stored box (a detector's, say) is looser than the outline.
+    bbox: roundCoords(hasContour ? polygonBbox(poly) : c.bbox) as [number, number, number, number],
     area: Math.round(polygonArea(poly) * 100) / 100,
     segmentation: [poly],
     iscrowd: 0,
