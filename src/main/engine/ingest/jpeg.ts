@@ -18,6 +18,13 @@ const UNZIG = (() => {
   return out;
 })();
 
+/** Zig-zag position of each natural (row-major) index. */
+const ZIG = (() => {
+  const out = new Uint8Array(64);
+  for (let z = 0; z < 64; z++) out[UNZIG[z]] = z;
+  return out;
+})();
+
 // prettier-ignore
 const LUMA_Q = [
   16, 11, 10, 16, 24, 40, 51, 61, 12, 12, 14, 19, 26, 58, 60, 55, 14, 13, 16, 24, 40, 57, 69, 56,
@@ -176,18 +183,28 @@ class ByteWriter {
   }
 }
 
-/** In-place AAN forward DCT of an 8x8 block (rows, then columns), then quantisation to integers. */
-function forwardDctQuantise(d: Float32Array, scale: Float32Array, out: Int32Array): void {
+/**
+ * AAN forward DCT of the 8x8 block whose rows start at src[at + row * stride] (rows into `d`, then columns in
+ * place), then quantisation to integers. Interior blocks are read straight from their plane, with no copy.
+ */
+function forwardDctQuantise(
+  src: Float32Array,
+  at: number,
+  stride: number,
+  d: Float32Array,
+  scale: Float32Array,
+  out: Int32Array,
+): number {
   // Both passes are written out with constant strides: the generic strided version ran markedly slower.
-  for (let o = 0; o < 64; o += 8) {
-    const tmp0 = d[o] + d[o + 7];
-    const tmp7 = d[o] - d[o + 7];
-    const tmp1 = d[o + 1] + d[o + 6];
-    const tmp6 = d[o + 1] - d[o + 6];
-    const tmp2 = d[o + 2] + d[o + 5];
-    const tmp5 = d[o + 2] - d[o + 5];
-    const tmp3 = d[o + 3] + d[o + 4];
-    const tmp4 = d[o + 3] - d[o + 4];
+  for (let o = 0, i = at; o < 64; o += 8, i += stride) {
+    const tmp0 = src[i] + src[i + 7];
+    const tmp7 = src[i] - src[i + 7];
+    const tmp1 = src[i + 1] + src[i + 6];
+    const tmp6 = src[i + 1] - src[i + 6];
+    const tmp2 = src[i + 2] + src[i + 5];
+    const tmp5 = src[i + 2] - src[i + 5];
+    const tmp3 = src[i + 3] + src[i + 4];
+    const tmp4 = src[i + 3] - src[i + 4];
     const tmp10 = tmp0 + tmp3;
     const tmp13 = tmp0 - tmp3;
     const tmp11 = tmp1 + tmp2;
@@ -211,6 +228,10 @@ function forwardDctQuantise(d: Float32Array, scale: Float32Array, out: Int32Arra
     d[o + 1] = z11 + z4;
     d[o + 7] = z11 - z4;
   }
+  // Column pass with quantisation folded in: each coefficient rounded to float32 as if stored (the values are
+  // those of a separate store-then-quantise pass), written in zig-zag order (the order they are coded in). The
+  // last non-zero position is returned, so the coder stops there instead of walking the trailing zeros.
+  let last = 0;
   for (let o = 0; o < 8; o++) {
     const tmp0 = d[o] + d[o + 56];
     const tmp7 = d[o] - d[o + 56];
@@ -224,11 +245,7 @@ function forwardDctQuantise(d: Float32Array, scale: Float32Array, out: Int32Arra
     const tmp13 = tmp0 - tmp3;
     const tmp11 = tmp1 + tmp2;
     const tmp12 = tmp1 - tmp2;
-    d[o] = tmp10 + tmp11;
-    d[o + 32] = tmp10 - tmp11;
     const z1 = (tmp12 + tmp13) * 0.707106781;
-    d[o + 16] = tmp13 + z1;
-    d[o + 48] = tmp13 - z1;
     const t10 = tmp4 + tmp5;
     const t11 = tmp5 + tmp6;
     const t12 = tmp6 + tmp7;
@@ -238,15 +255,25 @@ function forwardDctQuantise(d: Float32Array, scale: Float32Array, out: Int32Arra
     const z3 = t11 * 0.707106781;
     const z11 = tmp7 + z3;
     const z13 = tmp7 - z3;
-    d[o + 40] = z13 + z2;
-    d[o + 24] = z13 - z2;
-    d[o + 8] = z11 + z4;
-    d[o + 56] = z11 - z4;
+    last = quantise(tmp10 + tmp11, o, scale, out, last);
+    last = quantise(z11 + z4, o + 8, scale, out, last);
+    last = quantise(tmp13 + z1, o + 16, scale, out, last);
+    last = quantise(z13 - z2, o + 24, scale, out, last);
+    last = quantise(tmp10 - tmp11, o + 32, scale, out, last);
+    last = quantise(z13 + z2, o + 40, scale, out, last);
+    last = quantise(tmp13 - z1, o + 48, scale, out, last);
+    last = quantise(z11 - z4, o + 56, scale, out, last);
   }
-  for (let k = 0; k < 64; k++) {
-    const v = d[k] * scale[k];
-    out[k] = v > 0 ? (v + 0.5) | 0 : (v - 0.5) | 0;
-  }
+  return last;
+}
+
+/** Quantises the coefficient at natural index k into its zig-zag slot; returns the last non-zero slot so far. */
+function quantise(value: number, k: number, scale: Float32Array, out: Int32Array, last: number): number {
+  const v = Math.fround(value) * scale[k];
+  const q = v > 0 ? (v + 0.5) | 0 : (v - 0.5) | 0;
+  const z = ZIG[k];
+  out[z] = q;
+  return q !== 0 && z > last ? z : last;
 }
 
 function writeHeaders(w: ByteWriter, width: number, height: number, luma: Quantiser, chroma: Quantiser) {
@@ -350,15 +377,15 @@ export function encodeJpeg(rgb: Uint8Array, width: number, height: number, quali
   return encodeJpegYcc(rgbToYcc(rgb, width, height), quality);
 }
 
-/** Copies an 8x8 block at (bx, by) of a plane into `block`, repeating the last row and column past the edge. */
-function loadBlock(plane: Float32Array, pw: number, ph: number, bx: number, by: number, block: Float32Array) {
-  if (bx + 8 <= pw && by + 8 <= ph) {
-    for (let y = 0; y < 8; y++) {
-      const row = (by + y) * pw + bx;
-      for (let x = 0; x < 8; x++) block[y * 8 + x] = plane[row + x];
-    }
-    return;
-  }
+/** Copies the 8x8 block at (bx, by) of a plane into `block`, repeating the last row and column past the edge. */
+function loadEdgeBlock(
+  plane: Float32Array,
+  pw: number,
+  ph: number,
+  bx: number,
+  by: number,
+  block: Float32Array,
+) {
   for (let y = 0; y < 8; y++) {
     const row = Math.min(ph - 1, by + y) * pw;
     for (let x = 0; x < 8; x++) block[y * 8 + x] = plane[row + Math.min(pw - 1, bx + x)];
@@ -395,8 +422,13 @@ function codeBlock(
   dc: HuffmanTable,
   ac: HuffmanTable,
 ): number {
-  loadBlock(plane, pw, ph, bx, by, block);
-  forwardDctQuantise(block, scale, coef);
+  let last: number;
+  if (bx + 8 <= pw && by + 8 <= ph) {
+    last = forwardDctQuantise(plane, by * pw + bx, pw, block, scale, coef);
+  } else {
+    loadEdgeBlock(plane, pw, ph, bx, by, block);
+    last = forwardDctQuantise(block, 0, 8, block, scale, coef);
+  }
   if (s.n + BLOCK_ROOM > s.bytes.length) {
     const grown = new Uint8Array(s.bytes.length * 2);
     grown.set(s.bytes.subarray(0, s.n));
@@ -438,8 +470,8 @@ function codeBlock(
     acc &= (1 << bits) - 1;
   }
   let run = 0;
-  for (let z = 1; z < 64; z++) {
-    const v = coef[UNZIG[z]];
+  for (let z = 1; z <= last; z++) {
+    const v = coef[z];
     if (v === 0) {
       run++;
       continue;
@@ -478,7 +510,7 @@ function codeBlock(
     acc &= (1 << bits) - 1;
     run = 0;
   }
-  if (run > 0) {
+  if (last < 63) {
     acc = (acc << acLength[0]) | acCode[0];
     bits += acLength[0];
     while (bits >= 8) {
@@ -515,8 +547,11 @@ const sink: Sink = { bytes: new Uint8Array(16384), n: 0, acc: 0, bits: 0 };
 const blockScratch = new Float32Array(64);
 const coefScratch = new Int32Array(64);
 
-/** Encodes YCbCr planes (see YccPlanes) as a baseline JFIF JPEG with 4:2:0 chroma. */
-export function encodeJpegYcc(planes: YccPlanes, quality = 85): Uint8Array {
+/**
+ * Encodes YCbCr planes (see YccPlanes) as a baseline JFIF JPEG with 4:2:0 chroma. With `shared`, the result is
+ * a view of the encoder's own buffer, valid until the next call (for a caller that copies it at once).
+ */
+export function encodeJpegYcc(planes: YccPlanes, quality = 85, shared = false): Uint8Array {
   const { width, height } = planes;
   const cw = (width + 1) >> 1;
   const ch = (height + 1) >> 1;
@@ -552,5 +587,7 @@ export function encodeJpegYcc(planes: YccPlanes, quality = 85): Uint8Array {
   w.restoreBits(s.acc, s.bits);
   w.flush();
   w.word(0xffd9);
-  return w.bytes.slice(0, w.n);
+  // The writer grows the buffer it was given: keep the larger one for the next call.
+  s.bytes = w.bytes;
+  return shared ? w.bytes.subarray(0, w.n) : w.bytes.slice(0, w.n);
 }

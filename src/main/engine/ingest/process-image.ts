@@ -201,7 +201,7 @@ function measureSegmentedCell(
     convexity: c.morph.convexity,
     eccentricity: c.morph.eccentricity,
     meanColor: c.morph.meanColor,
-    thumbnail: arena.bytes(cellThumbnail(img, local)),
+    thumbnail: arena.bytes(cellThumbnail(img, local, true)),
   });
   features.push(morph(crop.data, crop.width, crop.height, mask));
 }
@@ -253,7 +253,7 @@ export async function processImage(path: string, opts: ProcessOptions): Promise<
       contour: null,
       touchesBorder: false,
       ...m,
-      thumbnail: arena.bytes(cellThumbnail(rgb, [0, 0, img.width, img.height])),
+      thumbnail: arena.bytes(cellThumbnail(rgb, [0, 0, img.width, img.height], true)),
     });
     features.push(morph(img.data, img.width, img.height, mask));
   } else if (opts.boxes) {
@@ -270,7 +270,7 @@ export async function processImage(path: string, opts: ProcessOptions): Promise<
         touchesBorder:
           box[0] <= 0 || box[1] <= 0 || box[0] + box[2] >= img.width || box[1] + box[3] >= img.height,
         ...maskStats(crop, mask),
-        thumbnail: arena.bytes(cellThumbnail(rgb, box)),
+        thumbnail: arena.bytes(cellThumbnail(rgb, box, true)),
       });
       features.push(morph(crop.data, crop.width, crop.height, mask));
     }

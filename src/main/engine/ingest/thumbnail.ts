@@ -178,7 +178,12 @@ function resamplePlane(
  * converted once at source resolution (a cell patch is ~3x smaller than the thumbnail) and resampled straight
  * into the encoder's planes (luma at 96 px, chroma at 48 px), with no 8-bit RGB image in between.
  */
-export function cellThumbnail(img: RgbImage, bbox: readonly [number, number, number, number]): Uint8Array {
+export function cellThumbnail(
+  img: RgbImage,
+  bbox: readonly [number, number, number, number],
+  /** Return a view of the encoder's buffer, valid until the next thumbnail, for a caller that copies it. */
+  shared = false,
+): Uint8Array {
   const size = THUMB_SIZE;
   const half = size >> 1;
   const side = Math.max(8, Math.ceil(Math.max(bbox[2], bbox[3]) * CONTEXT));
@@ -240,5 +245,6 @@ export function cellThumbnail(img: RgbImage, bbox: readonly [number, number, num
       height: size,
     },
     85,
+    shared,
   );
 }
