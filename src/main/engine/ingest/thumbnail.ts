@@ -11,14 +11,15 @@ const CONTEXT = 1.3;
  * `outSize` px; taps are clamped to [0, limit) so that context beyond the field repeats its edge. Enlarging
  * (the usual case: cells are smaller than thumbnails) needs two taps per output pixel.
  */
-function resampleTaps(start: number, inSize: number, outSize: number, limit: number) {
+function resampleTaps(start: number, inSize: number, outSize: number, limit: number, slot = -1) {
   const scale = inSize / outSize;
   // Plain two-tap bilinear up to 1.5x shrinking (chroma planes of typical cells): the aliasing it allows there
   // is invisible in smooth cell colour, and it halves the taps; larger shrinks are antialiased.
   const support = scale > 1.5 ? scale : 1;
   const span = support === 1 ? 2 : Math.ceil(2 * support) + 1;
-  const index = new Int32Array(outSize * span);
-  const weight = new Float32Array(outSize * span);
+  // A slot (cellThumbnail, synchronous) reuses that slot's arrays instead of allocating four per thumbnail.
+  const index = slot < 0 ? new Int32Array(outSize * span) : scratchTapIndex(slot, outSize * span);
+  const weight = slot < 0 ? new Float32Array(outSize * span) : scratchFloats(5 + slot, outSize * span);
   for (let i = 0; i < outSize; i++) {
     const centre = (i + 0.5) * scale;
     const lo = Math.floor(centre - support + 0.5);
@@ -114,6 +115,18 @@ function scratchFloats(slot: number, length: number): Float32Array {
   return a;
 }
 
+const tapIndex: Int32Array[] = [];
+
+/** Slot `slot` of the reused tap indices, exactly `length` long (a view when the array is larger). */
+function scratchTapIndex(slot: number, length: number): Int32Array {
+  let a = tapIndex[slot];
+  if (!a || a.length < length) {
+    a = new Int32Array(Math.max(length, 2 * (a?.length ?? 0), 1024));
+    tapIndex[slot] = a;
+  }
+  return a.subarray(0, length);
+}
+
 const planeY = new Float32Array(THUMB_SIZE * THUMB_SIZE);
 const planeCb = new Float32Array((THUMB_SIZE >> 1) * (THUMB_SIZE >> 1));
 const planeCr = new Float32Array((THUMB_SIZE >> 1) * (THUMB_SIZE >> 1));
@@ -190,10 +203,10 @@ export function cellThumbnail(
   const x0 = Math.round(bbox[0] + bbox[2] / 2 - side / 2);
   const y0 = Math.round(bbox[1] + bbox[3] / 2 - side / 2);
   const taps = [
-    resampleTaps(x0, side, size, img.width),
-    resampleTaps(y0, side, size, img.height),
-    resampleTaps(x0, side, half, img.width),
-    resampleTaps(y0, side, half, img.height),
+    resampleTaps(x0, side, size, img.width, 0),
+    resampleTaps(y0, side, size, img.height, 1),
+    resampleTaps(x0, side, half, img.width, 2),
+    resampleTaps(y0, side, half, img.height, 3),
   ];
   // The source patch every tap falls in (clamped to the field), in field px.
   let colLo = img.width;
