@@ -380,30 +380,15 @@ interface MaskBox {
 }
 
 function maskBox(mask: Uint8Array, W: number, H: number): MaskBox {
+  if (LITTLE_ENDIAN && W % 4 === 0 && mask.byteOffset % 4 === 0 && W * H >= 64)
+    return maskBoxWords(mask, W, H);
   let x0 = W;
   let y0 = H;
   let x1 = -1;
   let y1 = -1;
   let area = 0;
-  // Rows before the first and after the last set byte are skipped four bytes at a time where the buffer is
-  // aligned; then row by row, the first set pixel from each end bounds the row and only the span between is
-  // counted.
-  let first = 0;
-  let last = H - 1;
-  const n = W * H;
-  if (mask.byteOffset % 4 === 0 && n >= 64) {
-    const nw = n >> 2;
-    const words = new Uint32Array(mask.buffer, mask.byteOffset, nw);
-    let a = 0;
-    while (a < nw && words[a] === 0) a++;
-    let e = nw - 1;
-    while (e >= a && words[e] === 0) e--;
-    // Bytes past the last whole word are not in the view: they count as set.
-    const lastByte = n % 4 !== 0 ? n - 1 : e >= a ? 4 * e + 3 : -1;
-    first = Math.floor((4 * a) / W);
-    last = lastByte < 0 ? -1 : Math.floor(lastByte / W);
-  }
-  for (let y = first; y <= last; y++) {
+  // Row by row, the first set pixel from each end bounds the row and only the span between is counted.
+  for (let y = 0; y < H; y++) {
     const row = y * W;
     let a = 0;
     while (a < W && !mask[row + a]) a++;
@@ -415,6 +400,50 @@ function maskBox(mask: Uint8Array, W: number, H: number): MaskBox {
     area += count;
     if (a < x0) x0 = a;
     if (e > x1) x1 = e;
+    if (y0 === H) y0 = y;
+    y1 = y;
+  }
+  if (x1 < 0) return { x0: 0, y0: 0, x1: W - 1, y1: H - 1, area: 0 };
+  return { x0, y0, x1, y1, area };
+}
+
+const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
+
+/**
+ * maskBox four bytes at a time, for rows that start on a word boundary (full-size masks of 4k-wide crops):
+ * empty words are skipped and the set bytes of a word are counted with a carry-free byte-flag sum, so a
+ * 128 px mask costs a quarter of the byte loop. Same box and area, whatever the non-zero byte values.
+ */
+function maskBoxWords(mask: Uint8Array, W: number, H: number): MaskBox {
+  const perRow = W >> 2;
+  const words = new Int32Array(mask.buffer, mask.byteOffset, perRow * H);
+  let x0 = W;
+  let y0 = H;
+  let x1 = -1;
+  let y1 = -1;
+  let area = 0;
+  for (let y = 0; y < H; y++) {
+    const row = y * perRow;
+    let a = row;
+    const rowEnd = row + perRow;
+    while (a < rowEnd && words[a] === 0) a++;
+    if (a === rowEnd) continue;
+    let e = rowEnd - 1;
+    while (words[e] === 0) e--;
+    let count = 0;
+    for (let k = a; k <= e; k++) {
+      const w = words[k];
+      // 0x80 in each byte that is non-zero, then the number of such bytes.
+      const flags = (((w & 0x7f7f7f7f) + 0x7f7f7f7f) | w) & 0x80808080;
+      count += Math.imul(flags >>> 7, 0x01010101) >>> 24;
+    }
+    area += count;
+    const first = words[a];
+    const last = words[e];
+    const xa = 4 * (a - row) + (first & 0xff ? 0 : first & 0xff00 ? 1 : first & 0xff0000 ? 2 : 3);
+    const xe = 4 * (e - row) + (last >>> 24 ? 3 : last & 0xff0000 ? 2 : last & 0xff00 ? 1 : 0);
+    if (xa < x0) x0 = xa;
+    if (xe > x1) x1 = xe;
     if (y0 === H) y0 = y;
     y1 = y;
   }

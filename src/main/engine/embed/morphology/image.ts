@@ -65,6 +65,11 @@ export function toPlanes(
   const skip = (factor - side) >> 1;
   const inv = 1 / (side * side);
   const votes = side * side;
+  // Blocks of 2x2 (factor 4, central: NIH-sized cells) and 3x3 (factor 3; 5 and 6 central) written out.
+  if (side === 2 || side === 3) {
+    planesSmallBlocks(crop, factor, side, skip, inv, x0, y0, W, H, r, g, b, mask);
+    return { planes: { r, g, b, width: W, height: H }, mask };
+  }
   const ar = scratchI32(W);
   const ag = scratchI32(W);
   const ab = scratchI32(W);
@@ -106,6 +111,105 @@ export function toPlanes(
     if (mask) for (let x = 0; x < W; x++) mask[i0 + x] = am[x] * 2 >= votes ? 1 : 0;
   }
   return { planes: { r, g, b, width: W, height: H }, mask };
+}
+
+/**
+ * toPlanes' box averages for side x side blocks (side 2 or 3) taken every `factor` pixels from `skip` on:
+ * the same integer sums and the same scaling as the general loop, without its accumulator arrays.
+ */
+function planesSmallBlocks(
+  crop: CellCrop,
+  factor: number,
+  side: number,
+  skip: number,
+  inv: number,
+  x0: number,
+  y0: number,
+  W: number,
+  H: number,
+  r: Float32Array,
+  g: Float32Array,
+  b: Float32Array,
+  mask: Uint8Array | undefined,
+): void {
+  const { rgb, width: w } = crop;
+  const src = crop.mask;
+  const step = 3 * factor;
+  const rowStride = 3 * w;
+  for (let y = 0; y < H; y++) {
+    const top = ((y + y0) * factor + skip) * w + x0 * factor + skip;
+    const i0 = y * W;
+    if (side === 2) {
+      for (let x = 0, a = top * 3; x < W; x++, a += step) {
+        const c = a + rowStride;
+        r[i0 + x] = (rgb[a] + rgb[a + 3] + rgb[c] + rgb[c + 3]) * inv;
+        g[i0 + x] = (rgb[a + 1] + rgb[a + 4] + rgb[c + 1] + rgb[c + 4]) * inv;
+        b[i0 + x] = (rgb[a + 2] + rgb[a + 5] + rgb[c + 2] + rgb[c + 5]) * inv;
+      }
+      if (mask && src) {
+        for (let x = 0, p = top; x < W; x++, p += factor) {
+          const q = p + w;
+          const v = (src[p] ? 1 : 0) + (src[p + 1] ? 1 : 0) + (src[q] ? 1 : 0) + (src[q + 1] ? 1 : 0);
+          mask[i0 + x] = v >= 2 ? 1 : 0;
+        }
+      }
+    } else {
+      for (let x = 0, a = top * 3; x < W; x++, a += step) {
+        const c = a + rowStride;
+        const d = c + rowStride;
+        r[i0 + x] =
+          (rgb[a] +
+            rgb[a + 3] +
+            rgb[a + 6] +
+            rgb[c] +
+            rgb[c + 3] +
+            rgb[c + 6] +
+            rgb[d] +
+            rgb[d + 3] +
+            rgb[d + 6]) *
+          inv;
+        g[i0 + x] =
+          (rgb[a + 1] +
+            rgb[a + 4] +
+            rgb[a + 7] +
+            rgb[c + 1] +
+            rgb[c + 4] +
+            rgb[c + 7] +
+            rgb[d + 1] +
+            rgb[d + 4] +
+            rgb[d + 7]) *
+          inv;
+        b[i0 + x] =
+          (rgb[a + 2] +
+            rgb[a + 5] +
+            rgb[a + 8] +
+            rgb[c + 2] +
+            rgb[c + 5] +
+            rgb[c + 8] +
+            rgb[d + 2] +
+            rgb[d + 5] +
+            rgb[d + 8]) *
+          inv;
+      }
+      if (mask && src) {
+        for (let x = 0, p = top; x < W; x++, p += factor) {
+          const q = p + w;
+          const t = q + w;
+          const v =
+            (src[p] ? 1 : 0) +
+            (src[p + 1] ? 1 : 0) +
+            (src[p + 2] ? 1 : 0) +
+            (src[q] ? 1 : 0) +
+            (src[q + 1] ? 1 : 0) +
+            (src[q + 2] ? 1 : 0) +
+            (src[t] ? 1 : 0) +
+            (src[t + 1] ? 1 : 0) +
+            (src[t + 2] ? 1 : 0);
+          mask[i0 + x] = v * 2 >= 9 ? 1 : 0;
+        }
+      }
+    }
+  }
 }
 
 /** toPlanes at factor 2, the common case (smear cells of 33-64 px), with the 2x2 box written out. */

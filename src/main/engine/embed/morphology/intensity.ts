@@ -4,7 +4,7 @@
  * absorption, so intensity means green, normalised by the cell's own mean so that stain and exposure
  * differences between slides cancel.
  */
-import { histBin, histQuantile, labelComponents, scratchI32, scratchU32, scratchU8 } from './image';
+import { histBin, histQuantile, scratchI32, scratchU32, scratchU8 } from './image';
 
 export const PALLOR_RINGS = 6;
 export const LBP_BINS = 10;
@@ -59,6 +59,16 @@ export const INTENSITY_NAMES: readonly string[] = [
   ...Array.from({ length: LBP_BINS }, (_, k) => (k < 9 ? `lbp_uniform_${k}` : 'lbp_nonuniform')),
 ];
 
+// Per-cell accumulators, reused: allocating them for every cell showed in the profile. Each user clears
+// (or overwrites) what it reads.
+const RING_SUM = new Float64Array(PALLOR_RINGS);
+const RING_COUNT = new Float64Array(PALLOR_RINGS);
+const LBP = new Float64Array(LBP_BINS);
+const GLCM_LEVELS = 8;
+const GLCM_1 = new Float64Array(GLCM_LEVELS * GLCM_LEVELS);
+const GLCM_2 = new Float64Array(GLCM_LEVELS * GLCM_LEVELS);
+const GLCM_SYMMETRIC = new Float64Array(GLCM_LEVELS * GLCM_LEVELS);
+
 export interface IntensityInput {
   r: Float32Array;
   g: Float32Array;
@@ -78,7 +88,7 @@ export interface IntensityInput {
 
 /** Writes INTENSITY_NAMES.length values into out from offset. */
 export function writeIntensityFeatures(input: IntensityInput, out: Float32Array, offset: number): void {
-  const { r, g, b, mask, depth, maxDepth, width: W, height: H } = input;
+  const { r, g, b, mask, width: W, height: H } = input;
   const n = W * H;
 
   // The mask's pixels once, as a list: every later pass visits only them.
@@ -101,7 +111,25 @@ export function writeIntensityFeatures(input: IntensityInput, out: Float32Array,
     sb2 += b[i] * b[i];
   }
   const count = area;
-  area = Math.max(area, 1);
+  return finishIntensityFeatures(input, pixels, count, sr, sg, sb, sr2, sg2, sb2, out, offset);
+}
+
+/** The rest of writeIntensityFeatures, apart so no closure captures the gathering loop's counters. */
+function finishIntensityFeatures(
+  input: IntensityInput,
+  pixels: Int32Array,
+  count: number,
+  sr: number,
+  sg: number,
+  sb: number,
+  sr2: number,
+  sg2: number,
+  sb2: number,
+  out: Float32Array,
+  offset: number,
+): void {
+  const { r, g, b, depth, maxDepth, width: W } = input;
+  const area = Math.max(count, 1);
   const mr = sr / area;
   const mg = Math.max(sg / area, 1);
   const mb = sb / area;
@@ -110,8 +138,8 @@ export function writeIntensityFeatures(input: IntensityInput, out: Float32Array,
 
   // Rings by normalised depth: ring 0 is the rim, the last ring the centre. Depth rather than radius keeps
   // rings following the outline of elongated cells.
-  const ringSum = new Float64Array(PALLOR_RINGS);
-  const ringCount = new Float64Array(PALLOR_RINGS);
+  const ringSum = RING_SUM.fill(0);
+  const ringCount = RING_COUNT.fill(0);
   const invDepth = maxDepth > 0 ? 1 / maxDepth : 0;
   let centreSum = 0;
   let centreCount = 0;
@@ -256,6 +284,9 @@ function writeInclusions(
   let m = 0;
   for (let i = 0; i < n; i++) if (mask[i] && depth[i] > rimDepth) candidates[m++] = i;
   const spot = scratchU8(n);
+  // Spots are only ever set at candidate pixels, so the flood's bookkeeping needs clearing only there.
+  const seen = scratchU8(n, false);
+  const stack = scratchI32(m, false);
   let largest = 0;
   let purpleExcess = 0;
   let centreDistance = 0;
@@ -269,11 +300,9 @@ function writeInclusions(
       pixels += on;
     }
     if (pixels > 0) {
-      const comps = labelComponents(spot, W, H);
-      for (const s of comps.sizes) if (s >= 2) count++;
+      const big = spotComponents(spot, candidates, m, W, H, seen, stack);
+      count = componentsOfTwoOrMore;
       if (t === 0.2) {
-        let big = 0;
-        for (const s of comps.sizes) if (s > big) big = s;
         largest = big / area;
         let ps = 0;
         let mx = 0;
@@ -300,6 +329,57 @@ function writeInclusions(
   return k;
 }
 
+let componentsOfTwoOrMore = 0;
+
+/**
+ * 8-connected components of the spot pixels (all among the m candidates): returns the largest component's
+ * size and leaves the number of components of two or more pixels in componentsOfTwoOrMore. The same
+ * components as labelComponents over the whole image, flooded from the candidates only.
+ */
+function spotComponents(
+  spot: Uint8Array,
+  candidates: Int32Array,
+  m: number,
+  W: number,
+  H: number,
+  seen: Uint8Array,
+  stack: Int32Array,
+): number {
+  for (let c = 0; c < m; c++) seen[candidates[c]] = 0;
+  let largest = 0;
+  let twoOrMore = 0;
+  for (let c = 0; c < m; c++) {
+    const s = candidates[c];
+    if (!spot[s] || seen[s]) continue;
+    let top = 0;
+    stack[top++] = s;
+    seen[s] = 1;
+    let size = 0;
+    while (top > 0) {
+      const i = stack[--top];
+      size++;
+      const y = (i / W) | 0;
+      const x = i - y * W;
+      const xLo = x > 0 ? i - 1 : i;
+      const xHi = x < W - 1 ? i + 1 : i;
+      const rowLo = y > 0 ? -W : 0;
+      const rowHi = y < H - 1 ? W : 0;
+      for (let dr = rowLo; dr <= rowHi; dr += W) {
+        for (let j = xLo + dr; j <= xHi + dr; j++) {
+          if (spot[j] && !seen[j]) {
+            seen[j] = 1;
+            stack[top++] = j;
+          }
+        }
+      }
+    }
+    if (size >= 2) twoOrMore++;
+    if (size > largest) largest = size;
+  }
+  componentsOfTwoOrMore = twoOrMore;
+  return largest;
+}
+
 /**
  * Texture of the interior (depth > 1 px): local deviation and gradient, grey-level co-occurrence statistics
  * at distances 1 and 2 (horizontal and vertical pairs), and rotation-invariant uniform LBP. Pixel lists are
@@ -308,7 +388,7 @@ function writeInclusions(
 function writeTexture(input: IntensityInput, invG: number, out: Float32Array, k: number): number {
   const { g, mask, depth, width: W, height: H } = input;
   const n = W * H;
-  const levels = 8;
+  const levels = GLCM_LEVELS;
   const interiorList = scratchI32(n, false);
   let count = 0;
   // Grey levels for the co-occurrence matrix span the cell's own 2..98% range, so they describe texture
@@ -331,7 +411,7 @@ function writeTexture(input: IntensityInput, invG: number, out: Float32Array, k:
   let gradRim = 0;
   let interior = 0;
   let rimCount = 0;
-  const lbp = new Float64Array(LBP_BINS);
+  const lbp = LBP.fill(0);
   const tol = 0.015 / invG;
   for (let t = 0; t < count; t++) {
     const i = interiorList[t];
@@ -379,8 +459,8 @@ function writeTexture(input: IntensityInput, invG: number, out: Float32Array, k:
   const gr = rimCount ? gradRim / rimCount : 0;
   out[k++] = gr > 1e-6 ? gi / gr : 0;
 
-  const m1 = new Float64Array(levels * levels);
-  const m2 = new Float64Array(levels * levels);
+  const m1 = GLCM_1.fill(0);
+  const m2 = GLCM_2.fill(0);
   for (let t = 0; t < count; t++) {
     const i = interiorList[t];
     const a = q[i];
@@ -398,7 +478,7 @@ function writeTexture(input: IntensityInput, invG: number, out: Float32Array, k:
 
 /** Contrast, homogeneity, energy, entropy and correlation of a co-occurrence count matrix (symmetrised). */
 function writeGlcm(counts: Float64Array, levels: number, out: Float32Array, k: number): number {
-  const m = new Float64Array(levels * levels);
+  const m = GLCM_SYMMETRIC;
   let total = 0;
   for (let a = 0; a < levels; a++) {
     for (let c = 0; c < levels; c++) {

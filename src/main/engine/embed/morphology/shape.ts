@@ -131,8 +131,12 @@ export function convexHull(outline: Outline): Hull {
       cy[m0++] = r + yMin;
     }
   }
-  const hx = new Float64Array(2 * m0 + 1);
-  const hy = new Float64Array(2 * m0 + 1);
+  if (hullX.length < 2 * m0 + 1) {
+    hullX = new Float64Array(2 * (2 * m0 + 1));
+    hullY = new Float64Array(2 * (2 * m0 + 1));
+  }
+  const hx = hullX;
+  const hy = hullY;
   let h = 0;
   for (let c = 0; c < m0; c++) h = pushHullPoint(hx, hy, h, 2, cx[c], cy[c]);
   const lowerLen = h + 1;
@@ -156,6 +160,10 @@ export function convexHull(outline: Outline): Hull {
     perimeter,
   };
 }
+
+// Hull vertex buffers, reused from cell to cell (like the scratch pools): a hull is valid until the next call.
+let hullX = new Float64Array(256);
+let hullY = new Float64Array(256);
 
 /** Monotone-chain step: drops vertices that do not turn left before (x, y), keeping `floor`; new length. */
 function pushHullPoint(
@@ -252,6 +260,13 @@ export interface RadiusSpectrum {
   energy17up: number;
 }
 
+// The spectrum's arrays are reused from cell to cell: a spectrum is valid until the next call.
+const SPECTRUM_SIGNATURE = new Float64Array(SIGNATURE_SAMPLES);
+const SPECTRUM_MAGNITUDES = new Float64Array(DIRECT_HARMONICS + 1);
+const SPECTRUM_RE = new Float64Array(TREND_HARMONICS);
+const SPECTRUM_IM = new Float64Array(TREND_HARMONICS);
+const DETRENDED = new Float64Array(SIGNATURE_SAMPLES);
+
 /**
  * Centroid-distance signature sampled equally along the outline by arc length (works for non-star shapes,
  * where a ray from the centroid meets the outline twice) and its amplitude spectrum, which is invariant to
@@ -262,12 +277,14 @@ export interface RadiusSpectrum {
 export function radiusSpectrum(outline: Outline, cx: number, cy: number): RadiusSpectrum {
   const N = SIGNATURE_SAMPLES;
   const { xs, ys, length: n } = outline;
-  const signature = new Float64Array(N);
-  const magnitudes = new Float64Array(DIRECT_HARMONICS + 1);
-  const re = new Float64Array(TREND_HARMONICS);
-  const im = new Float64Array(TREND_HARMONICS);
-  const empty = { meanRadius: 0, signature: signature.fill(1), magnitudes, re, im };
-  if (n < 3) return { ...empty, energyAll: 0, energy9to16: 0, energy17up: 0 };
+  const signature = SPECTRUM_SIGNATURE;
+  const magnitudes = SPECTRUM_MAGNITUDES.fill(0);
+  const re = SPECTRUM_RE.fill(0);
+  const im = SPECTRUM_IM.fill(0);
+  if (n < 3) {
+    signature.fill(1);
+    return { meanRadius: 0, signature, magnitudes, re, im, energyAll: 0, energy9to16: 0, energy17up: 0 };
+  }
   let total = 0;
   for (let i = 0; i < n; i++) total += stepLength(xs, ys, i, n);
   let seg = 0;
@@ -358,7 +375,7 @@ export function countSpicules(
 ): { count: number; meanHeight: number } {
   const N = SIGNATURE_SAMPLES;
   const sig = spectrum.signature;
-  const detrended = new Float64Array(N);
+  const detrended = DETRENDED;
   // Trend from the low harmonics, with phase.
   const { re, im } = spectrum;
   for (let t = 0; t < N; t++) {
