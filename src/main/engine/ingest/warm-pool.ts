@@ -71,7 +71,12 @@ export class IngestPoolKeeper {
   /** Starts (and warms) the pool in the background if it is not running; a no-op without keepWarm. */
   warm(): void {
     if (!this.opts.keepWarm) return;
-    if (!this.live()) this.start(true);
+    try {
+      if (!this.live()) this.start(true);
+    } catch {
+      // Opening a project never fails for this: an import starts its own pool and reports what went wrong.
+      return;
+    }
     if (this.users === 0) this.armIdle();
   }
 
