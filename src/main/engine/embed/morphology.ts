@@ -112,7 +112,8 @@ export function writeMorphologyFeatures(crop: CellCrop, out: Float32Array, offse
     throw new Error(`cell mask has ${crop.mask.length} values for a ${crop.width}x${crop.height} crop`);
   }
   resetScratch();
-  const { planes, mask, area, offsetX, offsetY, workingWidth, workingHeight, factor } = locateCell(crop);
+  const { planes, mask, area, boxArea, offsetX, offsetY, workingWidth, workingHeight, factor } =
+    locateCell(crop);
   const { width: W, height: H } = planes;
   const cropW = workingWidth;
   const cropH = workingHeight;
@@ -219,7 +220,7 @@ export function writeMorphologyFeatures(crop: CellCrop, out: Float32Array, offse
   out[k++] = Math.sqrt(1 - l2 / l1);
   out[k++] = Math.sqrt(l1 / l2);
   out[k++] = feret.max / Math.max(feret.min, 1);
-  out[k++] = area / boxArea(mask, W, H);
+  out[k++] = area / boxArea;
   out[k++] = maxDepth / Math.max(equivalentRadius, 1);
   out[k++] = Math.sqrt(r2 / SIGNATURE_SAMPLES);
   out[k++] = Number.isFinite(rMin) ? rMin : 1;
@@ -276,6 +277,8 @@ interface LocatedCell {
   planes: Planes;
   mask: Uint8Array;
   area: number;
+  /** Area of the mask's bounding box (at least 1). */
+  boxArea: number;
   /** Box origin in the working image, and the working image size. */
   offsetX: number;
   offsetY: number;
@@ -356,6 +359,8 @@ function locateCell(crop: CellCrop): LocatedCell {
     planes: cut.planes,
     mask: cut.mask,
     area: box.area,
+    // The cut holds the whole box, so this is the cut mask's own bounding box.
+    boxArea: Math.max(1, (box.x1 - box.x0 + 1) * (box.y1 - box.y0 + 1)),
     offsetX: region.x0 + x0,
     offsetY: region.y0 + y0,
     workingWidth,
@@ -449,11 +454,6 @@ function maskBoxWords(mask: Uint8Array, W: number, H: number): MaskBox {
   }
   if (x1 < 0) return { x0: 0, y0: 0, x1: W - 1, y1: H - 1, area: 0 };
   return { x0, y0, x1, y1, area };
-}
-
-function boxArea(mask: Uint8Array, W: number, H: number): number {
-  const box = maskBox(mask, W, H);
-  return Math.max(1, (box.x1 - box.x0 + 1) * (box.y1 - box.y0 + 1));
 }
 
 /** A box at scale `from` (pixels of `from` native pixels) as a region of the working image, plus a margin. */

@@ -279,6 +279,8 @@ function writeInclusions(
   const { r, g, b, mask, depth, width: W, height: H } = input;
   const n = W * H;
   const rimDepth = Math.min(2.5, 0.25 * input.maxDepth);
+  // Mask pixels on the image border have depth exactly 1 (outside counts as background), so with rimDepth >= 1
+  // no candidate lies on the border.
   // Candidate pixels (in the mask, away from the rim) once; each level then visits only them.
   const candidates = scratchI32(n, false);
   let m = 0;
@@ -300,7 +302,7 @@ function writeInclusions(
       pixels += on;
     }
     if (pixels > 0) {
-      const big = spotComponents(spot, candidates, m, W, H, seen, stack);
+      const big = spotComponents(spot, candidates, m, W, H, seen, stack, rimDepth >= 1);
       count = componentsOfTwoOrMore;
       if (t === 0.2) {
         largest = big / area;
@@ -344,6 +346,7 @@ function spotComponents(
   H: number,
   seen: Uint8Array,
   stack: Int32Array,
+  offBorder: boolean,
 ): number {
   for (let c = 0; c < m; c++) seen[candidates[c]] = 0;
   let largest = 0;
@@ -355,6 +358,30 @@ function spotComponents(
     stack[top++] = s;
     seen[s] = 1;
     let size = 0;
+    if (offBorder) {
+      // No spot pixel touches the image border: every neighbour exists, no coordinates needed.
+      while (top > 0) {
+        const i = stack[--top];
+        size++;
+        for (let j = i - W - 1; j <= i + W - 1; j += W) {
+          if (spot[j] && !seen[j]) {
+            seen[j] = 1;
+            stack[top++] = j;
+          }
+          if (spot[j + 1] && !seen[j + 1]) {
+            seen[j + 1] = 1;
+            stack[top++] = j + 1;
+          }
+          if (spot[j + 2] && !seen[j + 2]) {
+            seen[j + 2] = 1;
+            stack[top++] = j + 2;
+          }
+        }
+      }
+      if (size >= 2) twoOrMore++;
+      if (size > largest) largest = size;
+      continue;
+    }
     while (top > 0) {
       const i = stack[--top];
       size++;
