@@ -118,6 +118,16 @@ describe('ingest workers kept warm while a project is open', () => {
       const reopened = engine.ingestPoolStatus();
       expect(reopened.poolsStarted).toBe(2);
       expect(reopened.threadIds.some((t) => started.threadIds.includes(t))).toBe(false);
+      // An import started at once (the pool still warming) waits for the warm-up and runs on that pool.
+      const d = await ingest(engine, copyFields(['209', '238'], path.join(tmp.dir, 'third')));
+      expect(d.result.imported).toBe(2);
+      expect(d.result.cells).toBeGreaterThan(100);
+      expect(engine.ingestPoolStatus()).toMatchObject({
+        state: 'ready',
+        threadIds: reopened.threadIds,
+        poolsStarted: 2,
+        imports: 1,
+      });
     } finally {
       await engine.dispose();
       await cold.dispose();
