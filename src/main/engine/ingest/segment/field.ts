@@ -69,13 +69,44 @@ export function stainMaps(img: RgbImage, background: [number, number] = backgrou
   return { odGreen, odRed };
 }
 
+/** The q-quantile (the element at rank floor(q * (n - 1)) of the sorted values). */
 function quantile(values: ArrayLike<number>, q: number): number {
-  return sortedQuantile(new Float64Array(values).sort(), q);
+  return selectQuantile(new Float64Array(values), q);
 }
 
-function sortedQuantile(sorted: ArrayLike<number>, q: number): number {
-  if (sorted.length === 0) return 0;
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.floor(q * (sorted.length - 1))))];
+/**
+ * The element at rank floor(q * (n - 1)) of the sorted values, found by quickselect (Hoare partitioning,
+ * median-of-three pivots) in linear time instead of by sorting. Reorders `values`.
+ */
+function selectQuantile(values: Float32Array | Float64Array, q: number): number {
+  if (values.length === 0) return 0;
+  const k = Math.min(values.length - 1, Math.max(0, Math.floor(q * (values.length - 1))));
+  let lo = 0;
+  let hi = values.length - 1;
+  while (hi > lo) {
+    const mid = (lo + hi) >> 1;
+    const a = values[lo];
+    const b = values[mid];
+    const c = values[hi];
+    const pivot = a < b ? (b < c ? b : a < c ? c : a) : a < c ? a : b < c ? c : b;
+    let i = lo;
+    let j = hi;
+    while (i <= j) {
+      while (values[i] < pivot) i++;
+      while (values[j] > pivot) j--;
+      if (i <= j) {
+        const t = values[i];
+        values[i] = values[j];
+        values[j] = t;
+        i++;
+        j--;
+      }
+    }
+    if (k <= j) hi = j;
+    else if (k >= i) lo = i;
+    else return values[k];
+  }
+  return values[k];
 }
 
 /**
@@ -86,12 +117,12 @@ function sortedQuantile(sorted: ArrayLike<number>, q: number): number {
 export function foregroundThreshold(smooth: Float32Array): number {
   const n = smooth.length;
   const step = Math.max(1, Math.floor(n / 20000));
-  // Float32 samples sort in the same order as their float64 values: one typed sort serves both quantiles.
+  // The two quantiles are order statistics of the sample: selected in linear time, not by sorting it (the
+  // values are those the sorted sample holds at the same positions).
   const sample = new Float32Array(Math.ceil(n / step));
   for (let i = 0, k = 0; i < n; i += step) sample[k++] = smooth[i];
-  sample.sort();
-  const lo = Math.min(0, sortedQuantile(sample, 0.005));
-  const hi = Math.max(lo + 0.05, sortedQuantile(sample, 0.995));
+  const lo = Math.min(0, selectQuantile(sample, 0.005));
+  const hi = Math.max(lo + 0.05, selectQuantile(sample, 0.995));
   const hist = new Float64Array(256);
   const scale = 255 / (hi - lo);
   for (let i = 0; i < n; i++) {
