@@ -10,6 +10,7 @@ import {
   chamferDistance,
   cropPlanes,
   resetScratch,
+  scratchI32,
   scratchU32,
   toPlanes,
 } from './morphology/image';
@@ -122,6 +123,11 @@ export function writeMorphologyFeatures(crop: CellCrop, out: Float32Array, offse
   const glassGreen = frameGlassGreen(crop);
 
   // Moments: raw sums in one pass (exact integers in doubles), then the third moment along the major axis.
+  // The same pass lists the mask's pixels in raster order (rowStart[y] is row y's first), so no later pass
+  // scans the box again.
+  const pixels = scratchI32(W * H, false);
+  const rowStart = scratchI32(H + 1, false);
+  let pixelCount = 0;
   let sx = 0;
   let sy = 0;
   let sxx = 0;
@@ -129,11 +135,13 @@ export function writeMorphologyFeatures(crop: CellCrop, out: Float32Array, offse
   let sxy = 0;
   for (let y = 0; y < H; y++) {
     const row = y * W;
+    rowStart[y] = pixelCount;
     let rowCount = 0;
     let rowX = 0;
     let rowXX = 0;
     for (let x = 0; x < W; x++) {
       if (!mask[row + x]) continue;
+      pixels[pixelCount++] = row + x;
       rowCount++;
       rowX += x;
       rowXX += x * x;
@@ -156,13 +164,13 @@ export function writeMorphologyFeatures(crop: CellCrop, out: Float32Array, offse
   const theta = 0.5 * Math.atan2(2 * mxy, mxx - myy);
   const ux = Math.cos(theta);
   const uy = Math.sin(theta);
+  rowStart[H] = pixelCount;
   let m3 = 0;
   for (let y = 0; y < H; y++) {
     const row = y * W;
     const ty = (y - cy) * uy;
-    for (let x = 0; x < W; x++) {
-      if (!mask[row + x]) continue;
-      const t = (x - cx) * ux + ty;
+    for (let p = rowStart[y]; p < rowStart[y + 1]; p++) {
+      const t = (pixels[p] - row - cx) * ux + ty;
       m3 += t * t * t;
     }
   }
@@ -170,7 +178,7 @@ export function writeMorphologyFeatures(crop: CellCrop, out: Float32Array, offse
 
   const depth = chamferDistance(mask, W, H);
   let maxDepth = 0;
-  for (let i = 0; i < W * H; i++) if (depth[i] > maxDepth) maxDepth = depth[i];
+  for (let p = 0; p < pixelCount; p++) if (depth[pixels[p]] > maxDepth) maxDepth = depth[pixels[p]];
 
   const outline = traceOutline(mask, W, H);
   const hull = convexHull(outline);
@@ -247,6 +255,8 @@ export function writeMorphologyFeatures(crop: CellCrop, out: Float32Array, offse
       cy,
       equivalentRadius,
       backgroundGreen: glassGreen,
+      pixels,
+      pixelCount,
     },
     out,
     k,

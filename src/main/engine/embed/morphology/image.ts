@@ -435,13 +435,17 @@ export function cropPlanes(
   const g = scratchF32(w * h, false);
   const b = scratchF32(w * h, false);
   const m = scratchU8(w * h, false);
+  // Element loops: a subarray and a set() per row and plane cost more than the few dozen values they move.
+  const { r: sr, g: sg, b: sb } = planes;
   for (let y = 0; y < h; y++) {
     const from = (y + y0) * W + x0;
     const to = y * w;
-    r.set(planes.r.subarray(from, from + w), to);
-    g.set(planes.g.subarray(from, from + w), to);
-    b.set(planes.b.subarray(from, from + w), to);
-    m.set(mask.subarray(from, from + w), to);
+    for (let x = 0; x < w; x++) {
+      r[to + x] = sr[from + x];
+      g[to + x] = sg[from + x];
+      b[to + x] = sb[from + x];
+      m[to + x] = mask[from + x];
+    }
   }
   return { planes: { r, g, b, width: w, height: h }, mask: m };
 }
@@ -452,6 +456,11 @@ export function cropPlanes(
  * which every public entry point calls first. Nothing taken from here may outlive the call that took it.
  */
 const POOL_LIMIT = 256;
+/**
+ * Shorter arrays are cleared by a loop: fill() is a call into the runtime, dearer than clearing a few hundred
+ * elements (most per-cell arrays hold a 20-40 px box).
+ */
+const FILL_LOOP_MAX = 4096;
 const pools = {
   u8: [] as Uint8Array[],
   i32: [] as Int32Array[],
@@ -474,7 +483,10 @@ export function scratchU8(n: number, zeroed = true): Uint8Array {
   if (!buf || buf.length < n) pools.u8[next.u8] = buf = new Uint8Array(Math.max(n, 1024));
   next.u8++;
   const view = buf.subarray(0, n);
-  return zeroed ? view.fill(0) : view;
+  if (!zeroed) return view;
+  if (n > FILL_LOOP_MAX) return view.fill(0);
+  for (let i = 0; i < n; i++) view[i] = 0;
+  return view;
 }
 
 export function scratchI32(n: number, zeroed = true): Int32Array {
@@ -483,7 +495,10 @@ export function scratchI32(n: number, zeroed = true): Int32Array {
   if (!buf || buf.length < n) pools.i32[next.i32] = buf = new Int32Array(Math.max(n, 1024));
   next.i32++;
   const view = buf.subarray(0, n);
-  return zeroed ? view.fill(0) : view;
+  if (!zeroed) return view;
+  if (n > FILL_LOOP_MAX) return view.fill(0);
+  for (let i = 0; i < n; i++) view[i] = 0;
+  return view;
 }
 
 export function scratchF32(n: number, zeroed = true): Float32Array {
@@ -492,7 +507,10 @@ export function scratchF32(n: number, zeroed = true): Float32Array {
   if (!buf || buf.length < n) pools.f32[next.f32] = buf = new Float32Array(Math.max(n, 1024));
   next.f32++;
   const view = buf.subarray(0, n);
-  return zeroed ? view.fill(0) : view;
+  if (!zeroed) return view;
+  if (n > FILL_LOOP_MAX) return view.fill(0);
+  for (let i = 0; i < n; i++) view[i] = 0;
+  return view;
 }
 
 export function scratchU32(n: number, zeroed = true): Uint32Array {
@@ -501,5 +519,8 @@ export function scratchU32(n: number, zeroed = true): Uint32Array {
   if (!buf || buf.length < n) pools.u32[next.u32] = buf = new Uint32Array(Math.max(n, 1024));
   next.u32++;
   const view = buf.subarray(0, n);
-  return zeroed ? view.fill(0) : view;
+  if (!zeroed) return view;
+  if (n > FILL_LOOP_MAX) return view.fill(0);
+  for (let i = 0; i < n; i++) view[i] = 0;
+  return view;
 }

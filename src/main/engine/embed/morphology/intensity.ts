@@ -61,12 +61,13 @@ export const INTENSITY_NAMES: readonly string[] = [
 
 // Per-cell accumulators, reused: allocating them for every cell showed in the profile. Each user clears
 // (or overwrites) what it reads.
+// Counts are integers, exact in any type, and integer increments are cheaper.
 const RING_SUM = new Float64Array(PALLOR_RINGS);
-const RING_COUNT = new Float64Array(PALLOR_RINGS);
-const LBP = new Float64Array(LBP_BINS);
+const RING_COUNT = new Int32Array(PALLOR_RINGS);
+const LBP = new Int32Array(LBP_BINS);
 const GLCM_LEVELS = 8;
-const GLCM_1 = new Float64Array(GLCM_LEVELS * GLCM_LEVELS);
-const GLCM_2 = new Float64Array(GLCM_LEVELS * GLCM_LEVELS);
+const GLCM_1 = new Int32Array(GLCM_LEVELS * GLCM_LEVELS);
+const GLCM_2 = new Int32Array(GLCM_LEVELS * GLCM_LEVELS);
 const GLCM_SYMMETRIC = new Float64Array(GLCM_LEVELS * GLCM_LEVELS);
 
 export interface IntensityInput {
@@ -84,6 +85,9 @@ export interface IntensityInput {
   equivalentRadius: number;
   /** Green level of the glass around the cell, or 0 when the crop is padded with black. */
   backgroundGreen: number;
+  /** The mask's pixel indices in raster order (pixelCount of them), when the caller has listed them. */
+  pixels?: Int32Array;
+  pixelCount?: number;
 }
 
 /** Writes INTENSITY_NAMES.length values into out from offset. */
@@ -91,26 +95,34 @@ export function writeIntensityFeatures(input: IntensityInput, out: Float32Array,
   const { r, g, b, mask, width: W, height: H } = input;
   const n = W * H;
 
-  // The mask's pixels once, as a list: every later pass visits only them.
-  const pixels = scratchI32(n, false);
-  let area = 0;
+  // The mask's pixels once, as a list in raster order: every later pass visits only them.
+  let pixels: Int32Array;
+  let count = 0;
+  if (input.pixels && input.pixelCount !== undefined) {
+    pixels = input.pixels;
+    count = input.pixelCount;
+  } else {
+    pixels = scratchI32(n, false);
+    for (let i = 0; i < n; i++) if (mask[i]) pixels[count++] = i;
+  }
   let sr = 0;
   let sg = 0;
   let sb = 0;
   let sr2 = 0;
   let sg2 = 0;
   let sb2 = 0;
-  for (let i = 0; i < n; i++) {
-    if (!mask[i]) continue;
-    pixels[area++] = i;
-    sr += r[i];
-    sg += g[i];
-    sb += b[i];
-    sr2 += r[i] * r[i];
-    sg2 += g[i] * g[i];
-    sb2 += b[i] * b[i];
+  for (let p = 0; p < count; p++) {
+    const i = pixels[p];
+    const vr = r[i];
+    const vg = g[i];
+    const vb = b[i];
+    sr += vr;
+    sg += vg;
+    sb += vb;
+    sr2 += vr * vr;
+    sg2 += vg * vg;
+    sb2 += vb * vb;
   }
-  const count = area;
   return finishIntensityFeatures(input, pixels, count, sr, sg, sb, sr2, sg2, sb2, out, offset);
 }
 
@@ -138,8 +150,12 @@ function finishIntensityFeatures(
 
   // Rings by normalised depth: ring 0 is the rim, the last ring the centre. Depth rather than radius keeps
   // rings following the outline of elongated cells.
-  const ringSum = RING_SUM.fill(0);
-  const ringCount = RING_COUNT.fill(0);
+  const ringSum = RING_SUM;
+  const ringCount = RING_COUNT;
+  for (let ring = 0; ring < PALLOR_RINGS; ring++) {
+    ringSum[ring] = 0;
+    ringCount[ring] = 0;
+  }
   const invDepth = maxDepth > 0 ? 1 / maxDepth : 0;
   let centreSum = 0;
   let centreCount = 0;
@@ -150,12 +166,21 @@ function finishIntensityFeatures(
   const hDark = scratchU32(256);
   let m3 = 0;
   let m2 = 0;
+  // Consecutive pixels mostly share a ring: its sum is carried in a local while they do (the same additions in
+  // the same order, without a round trip through memory per pixel).
+  let ringNow = 0;
+  let ringNowSum = 0;
   for (let p = 0; p < count; p++) {
     const i = pixels[p];
     const gn = g[i] * invG;
     const dn = depth[i] * invDepth;
     const ring = Math.min(PALLOR_RINGS - 1, Math.floor(dn * PALLOR_RINGS));
-    ringSum[ring] += gn;
+    if (ring !== ringNow) {
+      ringSum[ringNow] = ringNowSum;
+      ringNow = ring;
+      ringNowSum = ringSum[ring];
+    }
+    ringNowSum += gn;
     ringCount[ring]++;
     if (dn >= 0.6) {
       centreSum += gn;
@@ -171,6 +196,7 @@ function finishIntensityFeatures(
     m2 += dev * dev;
     m3 += dev * dev * dev;
   }
+  ringSum[ringNow] = ringNowSum;
   let k = offset;
   for (let ring = 0; ring < PALLOR_RINGS; ring++)
     out[k++] = ringCount[ring] ? ringSum[ring] / ringCount[ring] : 1;
@@ -259,8 +285,8 @@ function finishIntensityFeatures(
   const sd = Math.sqrt(m2 / area);
   out[k++] = sd > 1e-6 ? m3 / area / (sd * sd * sd) : 0;
 
-  k = writeInclusions(input, invG / gMedian, area, purpleMedian, out, k);
-  writeTexture(input, invG, out, k);
+  k = writeInclusions(input, pixels, count, invG / gMedian, area, purpleMedian, out, k);
+  writeTexture(input, pixels, count, invG, out, k);
 }
 
 /**
@@ -270,13 +296,15 @@ function finishIntensityFeatures(
  */
 function writeInclusions(
   input: IntensityInput,
+  pixels: Int32Array,
+  count: number,
   scale: number,
   area: number,
   purpleMedian: number,
   out: Float32Array,
   k: number,
 ): number {
-  const { r, g, b, mask, depth, width: W, height: H } = input;
+  const { r, g, b, depth, width: W, height: H } = input;
   const n = W * H;
   const rimDepth = Math.min(2.5, 0.25 * input.maxDepth);
   // Mask pixels on the image border have depth exactly 1 (outside counts as background), so with rimDepth >= 1
@@ -284,7 +312,10 @@ function writeInclusions(
   // Candidate pixels (in the mask, away from the rim) once; each level then visits only them.
   const candidates = scratchI32(n, false);
   let m = 0;
-  for (let i = 0; i < n; i++) if (mask[i] && depth[i] > rimDepth) candidates[m++] = i;
+  for (let p = 0; p < count; p++) {
+    const i = pixels[p];
+    if (depth[i] > rimDepth) candidates[m++] = i;
+  }
   const spot = scratchU8(n);
   // Spots are only ever set at candidate pixels, so the flood's bookkeeping needs clearing only there.
   const seen = scratchU8(n, false);
@@ -293,17 +324,17 @@ function writeInclusions(
   let purpleExcess = 0;
   let centreDistance = 0;
   for (const t of INCLUSION_THRESHOLDS) {
-    let count = 0;
-    let pixels = 0;
+    let spots = 0;
+    let spotPixels = 0;
     for (let c = 0; c < m; c++) {
       const i = candidates[c];
       const on = 1 - g[i] * scale > t ? 1 : 0;
       spot[i] = on;
-      pixels += on;
+      spotPixels += on;
     }
-    if (pixels > 0) {
+    if (spotPixels > 0) {
       const big = spotComponents(spot, candidates, m, W, H, seen, stack, rimDepth >= 1);
-      count = componentsOfTwoOrMore;
+      spots = componentsOfTwoOrMore;
       if (t === 0.2) {
         largest = big / area;
         let ps = 0;
@@ -317,13 +348,14 @@ function writeInclusions(
           mx += i - y * W;
           my += y;
         }
-        purpleExcess = ps / pixels - purpleMedian;
+        purpleExcess = ps / spotPixels - purpleMedian;
         centreDistance =
-          Math.hypot(mx / pixels - input.cx, my / pixels - input.cy) / Math.max(input.equivalentRadius, 1);
+          Math.hypot(mx / spotPixels - input.cx, my / spotPixels - input.cy) /
+          Math.max(input.equivalentRadius, 1);
       }
     }
-    out[k++] = count;
-    out[k++] = pixels / area;
+    out[k++] = spots;
+    out[k++] = spotPixels / area;
   }
   out[k++] = largest;
   out[k++] = purpleExcess;
@@ -412,8 +444,15 @@ function spotComponents(
  * at distances 1 and 2 (horizontal and vertical pairs), and rotation-invariant uniform LBP. Pixel lists are
  * gathered once so every statistic touches only interior pixels.
  */
-function writeTexture(input: IntensityInput, invG: number, out: Float32Array, k: number): number {
-  const { g, mask, depth, width: W, height: H } = input;
+function writeTexture(
+  input: IntensityInput,
+  pixels: Int32Array,
+  pixelCount: number,
+  invG: number,
+  out: Float32Array,
+  k: number,
+): number {
+  const { g, depth, width: W, height: H } = input;
   const n = W * H;
   const levels = GLCM_LEVELS;
   const interiorList = scratchI32(n, false);
@@ -421,24 +460,26 @@ function writeTexture(input: IntensityInput, invG: number, out: Float32Array, k:
   // Grey levels for the co-occurrence matrix span the cell's own 2..98% range, so they describe texture
   // shape; absolute contrast is in the deviation and gradient features.
   const hist = scratchU32(256);
-  for (let y = 1; y < H - 1; y++) {
-    for (let x = 1; x < W - 1; x++) {
-      const i = y * W + x;
-      if (!mask[i] || depth[i] <= 1) continue;
-      interiorList[count++] = i;
-      hist[histBin(g[i] * invG, 0, 2)]++;
-    }
+  // Depth > 1 also keeps the image's edge out: mask pixels there have depth exactly 1 (outside counts as
+  // background), so every interior pixel has its eight neighbours.
+  for (let p = 0; p < pixelCount; p++) {
+    const i = pixels[p];
+    if (depth[i] <= 1) continue;
+    interiorList[count++] = i;
+    hist[histBin(g[i] * invG, 0, 2)]++;
   }
   const lo = histQuantile(hist, count, 0.02, 0, 2);
   const hi = Math.max(histQuantile(hist, count, 0.98, 0, 2), lo + 1e-3);
   const scale = levels / (hi - lo);
-  const q = scratchU8(n, false).fill(255);
+  const q = scratchU8(n, false);
+  for (let i = 0; i < n; i++) q[i] = 255;
   let devSum = 0;
   let gradInterior = 0;
   let gradRim = 0;
   let interior = 0;
   let rimCount = 0;
-  const lbp = LBP.fill(0);
+  const lbp = LBP;
+  for (let j = 0; j < LBP_BINS; j++) lbp[j] = 0;
   const tol = 0.015 / invG;
   for (let t = 0; t < count; t++) {
     const i = interiorList[t];
@@ -486,8 +527,12 @@ function writeTexture(input: IntensityInput, invG: number, out: Float32Array, k:
   const gr = rimCount ? gradRim / rimCount : 0;
   out[k++] = gr > 1e-6 ? gi / gr : 0;
 
-  const m1 = GLCM_1.fill(0);
-  const m2 = GLCM_2.fill(0);
+  const m1 = GLCM_1;
+  const m2 = GLCM_2;
+  for (let j = 0; j < levels * levels; j++) {
+    m1[j] = 0;
+    m2[j] = 0;
+  }
   for (let t = 0; t < count; t++) {
     const i = interiorList[t];
     const a = q[i];
@@ -504,7 +549,7 @@ function writeTexture(input: IntensityInput, invG: number, out: Float32Array, k:
 }
 
 /** Contrast, homogeneity, energy, entropy and correlation of a co-occurrence count matrix (symmetrised). */
-function writeGlcm(counts: Float64Array, levels: number, out: Float32Array, k: number): number {
+function writeGlcm(counts: Int32Array, levels: number, out: Float32Array, k: number): number {
   const m = GLCM_SYMMETRIC;
   let total = 0;
   for (let a = 0; a < levels; a++) {

@@ -80,11 +80,17 @@ export function segmentCentredCell(planes: Planes): Segmentation {
   const bw = x1 - x0 + 1;
   const bh = y1 - y0 + 1;
   let sub: Uint8Array = scratchU8(bw * bh);
-  for (let y = 0; y < bh; y++) sub.set(cell.subarray((y + y0) * W + x0, (y + y0) * W + x0 + bw), y * bw);
+  for (let y = 0; y < bh; y++) {
+    const from = (y + y0) * W + x0;
+    for (let x = 0; x < bw; x++) sub[y * bw + x] = cell[from + x];
+  }
   fillHoles(sub, bw, bh);
   sub = splitTouching(sub, bw, bh, (W - 1) / 2 - x0, (H - 1) / 2 - y0);
   cell.fill(0);
-  for (let y = 0; y < bh; y++) cell.set(sub.subarray(y * bw, (y + 1) * bw), (y + y0) * W + x0);
+  for (let y = 0; y < bh; y++) {
+    const to = (y + y0) * W + x0;
+    for (let x = 0; x < bw; x++) cell[to + x] = sub[y * bw + x];
+  }
   return { mask: cell, foreground: fg, width: W, height: H, background: background.colour, threshold };
 }
 
@@ -310,14 +316,20 @@ function pickCentred(fg: Uint8Array, W: number, H: number, minFraction: number):
   const order = centreOutOrder(W, H);
   const minSize = Math.max(4, minFraction * n);
   const seen = scratchU8(n);
-  const stack = scratchI32(n);
+  const stack = scratchI32(n, false);
+  // Each flood lists the pixels it reached, so the component chosen is written out without flooding it again.
+  const reached = scratchI32(n, false);
   let largestSeed = -1;
   let largestSize = 0;
   for (let o = 0; o < n; o++) {
     const s = order[o];
     if (!fg[s] || seen[s]) continue;
-    const size = flood(fg, seen, stack, W, H, s);
-    if (size >= minSize) return componentOf(fg, W, H, s);
+    const size = flood(fg, seen, stack, W, H, s, reached);
+    if (size >= minSize) {
+      const out = scratchU8(n);
+      for (let k = 0; k < size; k++) out[reached[k]] = 1;
+      return out;
+    }
     if (size > largestSize) {
       largestSize = size;
       largestSeed = s;
@@ -333,6 +345,7 @@ function flood(
   W: number,
   H: number,
   seed: number,
+  reached?: Int32Array,
 ): number {
   let top = 0;
   stack[top++] = seed;
@@ -340,6 +353,7 @@ function flood(
   let size = 0;
   while (top > 0) {
     const i = stack[--top];
+    if (reached) reached[size] = i;
     size++;
     const y = (i / W) | 0;
     const x = i - y * W;

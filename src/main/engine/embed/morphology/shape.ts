@@ -111,8 +111,12 @@ export function convexHull(outline: Outline): Hull {
     if (ys[i] > yMax) yMax = ys[i];
   }
   const rows = n > 0 ? yMax - yMin + 1 : 0;
-  const left = scratchI32(rows, false).fill(0x7fffffff);
-  const right = scratchI32(rows, false).fill(-1);
+  const left = scratchI32(rows, false);
+  const right = scratchI32(rows, false);
+  for (let r = 0; r < rows; r++) {
+    left[r] = 0x7fffffff;
+    right[r] = -1;
+  }
   for (let i = 0; i < n; i++) {
     const r = ys[i] - yMin;
     if (xs[i] < left[r]) left[r] = xs[i];
@@ -278,9 +282,14 @@ export function radiusSpectrum(outline: Outline, cx: number, cy: number): Radius
   const N = SIGNATURE_SAMPLES;
   const { xs, ys, length: n } = outline;
   const signature = SPECTRUM_SIGNATURE;
-  const magnitudes = SPECTRUM_MAGNITUDES.fill(0);
-  const re = SPECTRUM_RE.fill(0);
-  const im = SPECTRUM_IM.fill(0);
+  const magnitudes = SPECTRUM_MAGNITUDES;
+  const re = SPECTRUM_RE;
+  const im = SPECTRUM_IM;
+  for (let h = 0; h <= DIRECT_HARMONICS; h++) magnitudes[h] = 0;
+  for (let h = 0; h < TREND_HARMONICS; h++) {
+    re[h] = 0;
+    im[h] = 0;
+  }
   if (n < 3) {
     signature.fill(1);
     return { meanRadius: 0, signature, magnitudes, re, im, energyAll: 0, energy9to16: 0, energy17up: 0 };
