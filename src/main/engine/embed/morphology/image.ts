@@ -456,11 +456,6 @@ export function cropPlanes(
  * which every public entry point calls first. Nothing taken from here may outlive the call that took it.
  */
 const POOL_LIMIT = 256;
-/**
- * Shorter arrays are cleared by a loop: fill() is a call into the runtime, dearer than clearing a few hundred
- * elements (most per-cell arrays hold a 20-40 px box).
- */
-const FILL_LOOP_MAX = 4096;
 const pools = {
   u8: [] as Uint8Array[],
   i32: [] as Int32Array[],
@@ -483,10 +478,7 @@ export function scratchU8(n: number, zeroed = true): Uint8Array {
   if (!buf || buf.length < n) pools.u8[next.u8] = buf = new Uint8Array(Math.max(n, 1024));
   next.u8++;
   const view = buf.subarray(0, n);
-  if (!zeroed) return view;
-  if (n > FILL_LOOP_MAX) return view.fill(0);
-  for (let i = 0; i < n; i++) view[i] = 0;
-  return view;
+  return zeroed ? view.fill(0) : view;
 }
 
 export function scratchI32(n: number, zeroed = true): Int32Array {
@@ -495,10 +487,7 @@ export function scratchI32(n: number, zeroed = true): Int32Array {
   if (!buf || buf.length < n) pools.i32[next.i32] = buf = new Int32Array(Math.max(n, 1024));
   next.i32++;
   const view = buf.subarray(0, n);
-  if (!zeroed) return view;
-  if (n > FILL_LOOP_MAX) return view.fill(0);
-  for (let i = 0; i < n; i++) view[i] = 0;
-  return view;
+  return zeroed ? view.fill(0) : view;
 }
 
 export function scratchF32(n: number, zeroed = true): Float32Array {
@@ -507,10 +496,7 @@ export function scratchF32(n: number, zeroed = true): Float32Array {
   if (!buf || buf.length < n) pools.f32[next.f32] = buf = new Float32Array(Math.max(n, 1024));
   next.f32++;
   const view = buf.subarray(0, n);
-  if (!zeroed) return view;
-  if (n > FILL_LOOP_MAX) return view.fill(0);
-  for (let i = 0; i < n; i++) view[i] = 0;
-  return view;
+  return zeroed ? view.fill(0) : view;
 }
 
 export function scratchU32(n: number, zeroed = true): Uint32Array {
@@ -519,8 +505,5 @@ export function scratchU32(n: number, zeroed = true): Uint32Array {
   if (!buf || buf.length < n) pools.u32[next.u32] = buf = new Uint32Array(Math.max(n, 1024));
   next.u32++;
   const view = buf.subarray(0, n);
-  if (!zeroed) return view;
-  if (n > FILL_LOOP_MAX) return view.fill(0);
-  for (let i = 0; i < n; i++) view[i] = 0;
-  return view;
+  return zeroed ? view.fill(0) : view;
 }

@@ -70,6 +70,22 @@ const GLCM_1 = new Int32Array(GLCM_LEVELS * GLCM_LEVELS);
 const GLCM_2 = new Int32Array(GLCM_LEVELS * GLCM_LEVELS);
 const GLCM_SYMMETRIC = new Float64Array(GLCM_LEVELS * GLCM_LEVELS);
 
+/**
+ * Rotation-invariant uniform LBP bin of each 8-neighbour pattern (bit k: neighbour k, clockwise from north-west,
+ * at least the centre): the number of set neighbours when the circular pattern has at most two 0/1
+ * transitions, else 9.
+ */
+const LBP_BIN_OF_CODE = Uint8Array.from({ length: 256 }, (_, code) => {
+  let ones = 0;
+  let transitions = 0;
+  for (let bit = 0; bit < 8; bit++) {
+    const a = (code >> bit) & 1;
+    ones += a;
+    transitions += a ^ ((code >> ((bit + 1) & 7)) & 1);
+  }
+  return transitions <= 2 ? ones : 9;
+});
+
 export interface IntensityInput {
   r: Float32Array;
   g: Float32Array;
@@ -471,8 +487,7 @@ function writeTexture(
   const lo = histQuantile(hist, count, 0.02, 0, 2);
   const hi = Math.max(histQuantile(hist, count, 0.98, 0, 2), lo + 1e-3);
   const scale = levels / (hi - lo);
-  const q = scratchU8(n, false);
-  for (let i = 0; i < n; i++) q[i] = 255;
+  const q = scratchU8(n, false).fill(255);
   let devSum = 0;
   let gradInterior = 0;
   let gradRim = 0;
@@ -508,18 +523,16 @@ function writeTexture(
     q[i] = level < 0 ? 0 : level >= levels ? levels - 1 : level;
     // LBP, neighbours clockwise from north-west; the tolerance keeps flat regions from reading as noise.
     const c = gi + tol;
-    const b0 = nw >= c ? 1 : 0;
-    const b1 = nn >= c ? 1 : 0;
-    const b2 = ne >= c ? 1 : 0;
-    const b3 = ee >= c ? 1 : 0;
-    const b4 = se >= c ? 1 : 0;
-    const b5 = ss >= c ? 1 : 0;
-    const b6 = sw >= c ? 1 : 0;
-    const b7 = ww >= c ? 1 : 0;
-    const ones = b0 + b1 + b2 + b3 + b4 + b5 + b6 + b7;
-    const transitions =
-      (b0 ^ b1) + (b1 ^ b2) + (b2 ^ b3) + (b3 ^ b4) + (b4 ^ b5) + (b5 ^ b6) + (b6 ^ b7) + (b7 ^ b0);
-    lbp[transitions <= 2 ? ones : 9]++;
+    const code =
+      (nw >= c ? 1 : 0) |
+      (nn >= c ? 2 : 0) |
+      (ne >= c ? 4 : 0) |
+      (ee >= c ? 8 : 0) |
+      (se >= c ? 16 : 0) |
+      (ss >= c ? 32 : 0) |
+      (sw >= c ? 64 : 0) |
+      (ww >= c ? 128 : 0);
+    lbp[LBP_BIN_OF_CODE[code]]++;
   }
   out[k++] = interior ? devSum / interior : 0;
   out[k++] = interior ? gradInterior / interior : 0;
