@@ -83,9 +83,31 @@ export function segmentFieldWithDetections(
     // Rescued regions are RBC-sized, compact stain blobs the detector left out (score 0 marks them).
     const kind = l <= detections.length ? detections[l - 1].kind : 'rbc';
     const score = l <= detections.length ? detections[l - 1].score : 0;
-    cells.push(cellFromRegion(img, labels, ww, wh, f, l, s, kind, score));
+    const cell = cellFromRegion(img, labels, ww, wh, f, l, s, kind, score);
+    if (l <= detections.length) {
+      const [x, y, w, h] = (cell.bbox = wholeCellBox(cell.bbox, detections[l - 1].bbox));
+      cell.touchesBorder ||= x <= 0 || y <= 0 || x + w >= img.width || y + h >= img.height;
+    }
+    cells.push(cell);
   }
   return cells;
+}
+
+/**
+ * The cell's box: its visible mask's box grown to the detector's box (whole px). Where two cells overlap, the
+ * contested pixels go to one of them, so the other's mask box is cut short; the detector's box, trained on
+ * boxes drawn around whole cells, still spans the hidden part. The box always holds the contour; a cell whose
+ * box reaches the image edge counts as cut by it.
+ */
+function wholeCellBox(
+  mask: [number, number, number, number],
+  det: readonly [number, number, number, number],
+): [number, number, number, number] {
+  const x0 = Math.min(mask[0], Math.round(det[0]));
+  const y0 = Math.min(mask[1], Math.round(det[1]));
+  const x1 = Math.max(mask[0] + mask[2], Math.round(det[0] + det[2]));
+  const y1 = Math.max(mask[1] + mask[3], Math.round(det[1] + det[3]));
+  return [x0, y0, x1 - x0, y1 - y0];
 }
 
 /**
