@@ -279,8 +279,12 @@ function finishIntensityFeatures(
 
   // Absorbance relative to the glass: hypochromic cells are pale against it. Unavailable on black padding.
   const bgG = input.backgroundGreen;
-  out[k++] = bgG > 0 ? Math.log(bgG / mg) : 0;
-  out[k++] = bgG > 0 ? Math.log(bgG / Math.max(centre * mg, 1)) : 0;
+  // The logarithms are taken whether or not they are used: a branch run only for the odd crop with a glass
+  // frame (bgG is 0 or at least 40) had no type feedback, and optimised code deoptimised there again and again.
+  const cellLog = Math.log(Math.max(bgG, 1) / mg);
+  const centreLog = Math.log(Math.max(bgG, 1) / Math.max(centre * mg, 1));
+  out[k++] = bgG > 0 ? cellLog : 0;
+  out[k++] = bgG > 0 ? centreLog : 0;
 
   out[k++] = mr / 255;
   out[k++] = mg / 255;
