@@ -64,6 +64,20 @@ describe('morphology-v2 vectors are unchanged', () => {
     expect(differing.slice(0, 20)).toEqual([]);
   });
 
+  it('reads a supplied mask as non-zero bytes, at any alignment of its buffer', () => {
+    // One crop of each size class: Chula 80 px, NIH 128 px, MP-IDB (widths not a multiple of 4).
+    const picks = [0, crops.findIndex((c) => c.crop.width === 128), crops.length - 1];
+    for (const i of picks) {
+      const mask = maskFromCrop(crops[i].crop);
+      const byte255 = mask.map((v) => (v ? 255 : 0));
+      const shifted = new Uint8Array(mask.length + 3).subarray(3);
+      shifted.set(mask);
+      const expected = Array.from(golden.subarray(2 * i * MORPHOLOGY_DIMS, (2 * i + 1) * MORPHOLOGY_DIMS));
+      for (const m of [byte255, shifted])
+        expect(Array.from(morphologyFeatures({ ...crops[i].crop, mask: m }))).toEqual(expected);
+    }
+  });
+
   it('gives one crop the same vector alone as in a batch (no state carried between cells)', () => {
     const last = crops.length - 1;
     for (const i of [last, 0, Math.floor(last / 2)]) {

@@ -394,15 +394,33 @@ interface MaskBox {
   area: number;
 }
 
+/**
+ * Bounding box and pixel count of a mask's non-zero bytes. The count runs four bytes at a time over the whole
+ * buffer (a carry-free sum of per-byte flags); the box needs only each row's ends, found by scanning in from
+ * both sides, so the cell's interior is not read byte by byte.
+ */
 function maskBox(mask: Uint8Array, W: number, H: number): MaskBox {
-  if (LITTLE_ENDIAN && W % 4 === 0 && mask.byteOffset % 4 === 0 && W * H >= 64)
-    return maskBoxWords(mask, W, H);
+  const n = W * H;
+  let area = 0;
+  let i = 0;
+  const head = Math.min(n, (4 - (mask.byteOffset & 3)) & 3);
+  for (; i < head; i++) if (mask[i]) area++;
+  const words = (n - i) >> 2;
+  if (words > 0) {
+    const view = new Int32Array(mask.buffer, mask.byteOffset + i, words);
+    for (let k = 0; k < words; k++) {
+      const w = view[k];
+      // 0x80 in each byte that is non-zero, then the number of such bytes.
+      const flags = (((w & 0x7f7f7f7f) + 0x7f7f7f7f) | w) & 0x80808080;
+      area += Math.imul(flags >>> 7, 0x01010101) >>> 24;
+    }
+    i += 4 * words;
+  }
+  for (; i < n; i++) if (mask[i]) area++;
   let x0 = W;
   let y0 = H;
   let x1 = -1;
   let y1 = -1;
-  let area = 0;
-  // Row by row, the first set pixel from each end bounds the row and only the span between is counted.
   for (let y = 0; y < H; y++) {
     const row = y * W;
     let a = 0;
@@ -410,55 +428,8 @@ function maskBox(mask: Uint8Array, W: number, H: number): MaskBox {
     if (a === W) continue;
     let e = W - 1;
     while (!mask[row + e]) e--;
-    let count = 0;
-    for (let x = a; x <= e; x++) if (mask[row + x]) count++;
-    area += count;
     if (a < x0) x0 = a;
     if (e > x1) x1 = e;
-    if (y0 === H) y0 = y;
-    y1 = y;
-  }
-  if (x1 < 0) return { x0: 0, y0: 0, x1: W - 1, y1: H - 1, area: 0 };
-  return { x0, y0, x1, y1, area };
-}
-
-const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
-
-/**
- * maskBox four bytes at a time, for rows that start on a word boundary (full-size masks of 4k-wide crops):
- * empty words are skipped and the set bytes of a word are counted with a carry-free byte-flag sum, so a
- * 128 px mask costs a quarter of the byte loop. Same box and area, whatever the non-zero byte values.
- */
-function maskBoxWords(mask: Uint8Array, W: number, H: number): MaskBox {
-  const perRow = W >> 2;
-  const words = new Int32Array(mask.buffer, mask.byteOffset, perRow * H);
-  let x0 = W;
-  let y0 = H;
-  let x1 = -1;
-  let y1 = -1;
-  let area = 0;
-  for (let y = 0; y < H; y++) {
-    const row = y * perRow;
-    let a = row;
-    const rowEnd = row + perRow;
-    while (a < rowEnd && words[a] === 0) a++;
-    if (a === rowEnd) continue;
-    let e = rowEnd - 1;
-    while (words[e] === 0) e--;
-    let count = 0;
-    for (let k = a; k <= e; k++) {
-      const w = words[k];
-      // 0x80 in each byte that is non-zero, then the number of such bytes.
-      const flags = (((w & 0x7f7f7f7f) + 0x7f7f7f7f) | w) & 0x80808080;
-      count += Math.imul(flags >>> 7, 0x01010101) >>> 24;
-    }
-    area += count;
-    const first = words[a];
-    const last = words[e];
-    const xa = 4 * (a - row) + (first & 0xff ? 0 : first & 0xff00 ? 1 : first & 0xff0000 ? 2 : 3);
-    const xe = 4 * (e - row) + (last >>> 24 ? 3 : last & 0xff0000 ? 2 : last & 0xff00 ? 1 : 0);
-    if (xa < x0) x0 = xa;
-    if (xe > x1) x1 = xe;
     if (y0 === H) y0 = y;
     y1 = y;
   }
