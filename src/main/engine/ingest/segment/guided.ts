@@ -32,43 +32,18 @@ export function segmentFieldWithDetections(
   opts.signal?.throwIfAborted();
   const labels = new Int32Array(ww * wh);
   const best = new Float32Array(ww * wh).fill(Infinity);
-  const ellipses = detections.map((d) => {
+  const ellipses: Ellipse[] = detections.map((d) => {
     const a = Math.max(0.75, d.bbox[2] / 2 / f);
     const b = Math.max(0.75, d.bbox[3] / 2 / f);
     return { cx: (d.bbox[0] + d.bbox[2] / 2) / f, cy: (d.bbox[1] + d.bbox[3] / 2) / f, a, b };
   });
-  const forEachInEllipse = (i: number, grow: number, visit: (p: number, d: number) => void) => {
-    const { cx, cy, a, b } = ellipses[i];
-    const x0 = Math.max(0, Math.floor(cx - grow * a));
-    const x1 = Math.min(ww - 1, Math.ceil(cx + grow * a));
-    const y0 = Math.max(0, Math.floor(cy - grow * b));
-    const y1 = Math.min(wh - 1, Math.ceil(cy + grow * b));
-    const limit = grow * grow;
-    for (let y = y0; y <= y1; y++) {
-      const ny = (y + 0.5 - cy) / b;
-      for (let x = x0; x <= x1; x++) {
-        const nx = (x + 0.5 - cx) / a;
-        const d = nx * nx + ny * ny;
-        if (d <= limit) visit(y * ww + x, d);
-      }
-    }
-  };
-  for (let i = 0; i < ellipses.length; i++) {
-    forEachInEllipse(i, 1.1, (p, d) => {
-      if (mask[p] && d < best[p]) {
-        best[p] = d;
-        labels[p] = i + 1;
-      }
-    });
-  }
+  for (let i = 0; i < ellipses.length; i++) paintEllipse(ellipses[i], 1.1, ww, wh, labels, i + 1, mask, best);
   const claimed = new Int32Array(ellipses.length + 1);
   for (let p = 0; p < labels.length; p++) claimed[labels[p]]++;
   for (let i = 0; i < ellipses.length; i++) {
     const { a, b } = ellipses[i];
     if (claimed[i + 1] >= 0.5 * Math.PI * a * b) continue;
-    forEachInEllipse(i, 1, (p) => {
-      if (!labels[p]) labels[p] = i + 1;
-    });
+    paintEllipse(ellipses[i], 1, ww, wh, labels, i + 1, null, null);
   }
   keepLargestPiece(labels, ww, wh, ellipses.length);
   opts.signal?.throwIfAborted();
@@ -108,6 +83,53 @@ function wholeCellBox(
   const x1 = Math.max(mask[0] + mask[2], Math.round(det[0] + det[2]));
   const y1 = Math.max(mask[1] + mask[3], Math.round(det[1] + det[3]));
   return [x0, y0, x1 - x0, y1 - y0];
+}
+
+interface Ellipse {
+  cx: number;
+  cy: number;
+  a: number;
+  b: number;
+}
+
+/**
+ * Pixels of an ellipse grown by `grow` (normalised radius). With a mask, foreground pixels go to this label where
+ * its normalised distance is the smallest so far (`best`); without one, unlabelled pixels take the label. A plain
+ * function rather than a per-field closure, so that the optimised code survives from one field to the next.
+ */
+function paintEllipse(
+  e: Ellipse,
+  grow: number,
+  ww: number,
+  wh: number,
+  labels: Int32Array,
+  label: number,
+  mask: Uint8Array | null,
+  best: Float32Array | null,
+): void {
+  const { cx, cy, a, b } = e;
+  const x0 = Math.max(0, Math.floor(cx - grow * a));
+  const x1 = Math.min(ww - 1, Math.ceil(cx + grow * a));
+  const y0 = Math.max(0, Math.floor(cy - grow * b));
+  const y1 = Math.min(wh - 1, Math.ceil(cy + grow * b));
+  const limit = grow * grow;
+  for (let y = y0; y <= y1; y++) {
+    const ny = (y + 0.5 - cy) / b;
+    for (let x = x0; x <= x1; x++) {
+      const nx = (x + 0.5 - cx) / a;
+      const d = nx * nx + ny * ny;
+      if (d > limit) continue;
+      const p = y * ww + x;
+      if (mask && best) {
+        if (mask[p] && d < best[p]) {
+          best[p] = d;
+          labels[p] = label;
+        }
+      } else if (!labels[p]) {
+        labels[p] = label;
+      }
+    }
+  }
 }
 
 /**
