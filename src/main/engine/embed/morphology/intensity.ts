@@ -178,6 +178,15 @@ function finishIntensityFeatures(
   let rimSum = 0;
   let rimCount = 0;
   const hG = scratchU32(256);
+  // The same pass lists the inclusion candidates (away from the rim) and the texture's interior pixels (depth
+  // > 1, which also keeps the image's edge out: mask pixels there have depth exactly 1 as outside counts as
+  // background) with the interior's green histogram, in raster order as their own passes did.
+  const rimDepth = Math.min(2.5, 0.25 * maxDepth);
+  const candidates = scratchI32(count, false);
+  const interior = scratchI32(count, false);
+  const hInterior = scratchU32(256);
+  let candidateCount = 0;
+  let interiorCount = 0;
   const hPurple = scratchU32(256);
   const hDark = scratchU32(256);
   let m3 = 0;
@@ -189,7 +198,8 @@ function finishIntensityFeatures(
   for (let p = 0; p < count; p++) {
     const i = pixels[p];
     const gn = g[i] * invG;
-    const dn = depth[i] * invDepth;
+    const d = depth[i];
+    const dn = d * invDepth;
     const ring = Math.min(PALLOR_RINGS - 1, Math.floor(dn * PALLOR_RINGS));
     if (ring !== ringNow) {
       ringSum[ringNow] = ringNowSum;
@@ -205,7 +215,13 @@ function finishIntensityFeatures(
       rimSum += gn;
       rimCount++;
     }
-    hG[histBin(gn, 0, 2)]++;
+    const gBin = histBin(gn, 0, 2);
+    hG[gBin]++;
+    if (d > rimDepth) candidates[candidateCount++] = i;
+    if (d > 1) {
+      interior[interiorCount++] = i;
+      hInterior[gBin]++;
+    }
     const s = r[i] + g[i] + b[i] + 1;
     hPurple[histBin((b[i] - g[i]) / s, -0.5, 0.5)]++;
     const dev = gn - 1;
@@ -305,8 +321,18 @@ function finishIntensityFeatures(
   const sd = Math.sqrt(m2 / area);
   out[k++] = sd > 1e-6 ? m3 / area / (sd * sd * sd) : 0;
 
-  k = writeInclusions(input, pixels, count, invG / gMedian, area, purpleMedian, out, k);
-  writeTexture(input, pixels, count, invG, out, k);
+  k = writeInclusions(
+    input,
+    candidates,
+    candidateCount,
+    rimDepth,
+    invG / gMedian,
+    area,
+    purpleMedian,
+    out,
+    k,
+  );
+  writeTexture(input, interior, interiorCount, hInterior, invG, out, k);
 }
 
 /**
@@ -316,26 +342,19 @@ function finishIntensityFeatures(
  */
 function writeInclusions(
   input: IntensityInput,
-  pixels: Int32Array,
-  count: number,
+  candidates: Int32Array,
+  m: number,
+  rimDepth: number,
   scale: number,
   area: number,
   purpleMedian: number,
   out: Float32Array,
   k: number,
 ): number {
-  const { r, g, b, depth, width: W, height: H } = input;
+  const { r, g, b, width: W, height: H } = input;
   const n = W * H;
-  const rimDepth = Math.min(2.5, 0.25 * input.maxDepth);
-  // Mask pixels on the image border have depth exactly 1 (outside counts as background), so with rimDepth >= 1
-  // no candidate lies on the border.
-  // Candidate pixels (in the mask, away from the rim) once; each level then visits only them.
-  const candidates = scratchI32(n, false);
-  let m = 0;
-  for (let p = 0; p < count; p++) {
-    const i = pixels[p];
-    if (depth[i] > rimDepth) candidates[m++] = i;
-  }
+  // Candidates (mask pixels deeper than rimDepth, listed by the caller): each level visits only them. Mask
+  // pixels on the image border have depth exactly 1, so with rimDepth >= 1 no candidate lies on the border.
   const spot = scratchU8(n);
   // Spots are only ever set at candidate pixels, so the flood's bookkeeping needs clearing only there.
   const seen = scratchU8(n, false);
@@ -466,8 +485,9 @@ function spotComponents(
  */
 function writeTexture(
   input: IntensityInput,
-  pixels: Int32Array,
-  pixelCount: number,
+  interiorList: Int32Array,
+  count: number,
+  hist: Uint32Array,
   invG: number,
   out: Float32Array,
   k: number,
@@ -475,19 +495,9 @@ function writeTexture(
   const { g, depth, width: W, height: H } = input;
   const n = W * H;
   const levels = GLCM_LEVELS;
-  const interiorList = scratchI32(n, false);
-  let count = 0;
+  // Interior pixels (depth > 1, so all eight neighbours exist) and their green histogram come from the caller.
   // Grey levels for the co-occurrence matrix span the cell's own 2..98% range, so they describe texture
   // shape; absolute contrast is in the deviation and gradient features.
-  const hist = scratchU32(256);
-  // Depth > 1 also keeps the image's edge out: mask pixels there have depth exactly 1 (outside counts as
-  // background), so every interior pixel has its eight neighbours.
-  for (let p = 0; p < pixelCount; p++) {
-    const i = pixels[p];
-    if (depth[i] <= 1) continue;
-    interiorList[count++] = i;
-    hist[histBin(g[i] * invG, 0, 2)]++;
-  }
   const lo = histQuantile(hist, count, 0.02, 0, 2);
   const hi = Math.max(histQuantile(hist, count, 0.98, 0, 2), lo + 1e-3);
   const scale = levels / (hi - lo);
