@@ -251,11 +251,30 @@ function finishIntensityFeatures(
   let pSum = 0;
   let restSum = 0;
   let pDepth = 0;
+  // Texture of the interior (depth > 1) in the same pass: local deviation and gradient, grey levels for the
+  // co-occurrence matrix, rotation-invariant uniform LBP (see writeTexture, which finishes it). Grey levels
+  // span the cell's own 2..98% range, so they describe texture shape; absolute contrast is in the deviation
+  // and gradient features.
+  const levels = GLCM_LEVELS;
+  const lo = histQuantile(hInterior, interiorCount, 0.02, 0, 2);
+  const hi = Math.max(histQuantile(hInterior, interiorCount, 0.98, 0, 2), lo + 1e-3);
+  const levelScale = levels / (hi - lo);
+  const q = scratchU8(W * input.height, false).fill(255);
+  let devSum = 0;
+  let gradInterior = 0;
+  let gradRim = 0;
+  let deepCount = 0;
+  let edgeCount = 0;
+  const lbp = LBP;
+  for (let j = 0; j < LBP_BINS; j++) lbp[j] = 0;
+  const tol = 0.015 / invG;
   for (let p = 0; p < count; p++) {
     const i = pixels[p];
-    const gn = g[i] * invG;
+    const gi = g[i];
+    const d = depth[i];
+    const gn = gi * invG;
     hDark[histBin(1 - gn / gMedian, -1, 1)]++;
-    if (gn > pallorLevel && depth[i] * invDepth >= 0.2) {
+    if (gn > pallorLevel && d * invDepth >= 0.2) {
       const y = (i / W) | 0;
       const x = i - y * W;
       pc++;
@@ -265,11 +284,51 @@ function finishIntensityFeatures(
       pyy += y * y;
       pxy += x * y;
       pSum += gn;
-      pDepth += depth[i] * invDepth;
+      pDepth += d * invDepth;
     } else {
       restSum += gn;
     }
+    if (d <= 1) continue;
+    const nw = g[i - W - 1];
+    const nn = g[i - W];
+    const ne = g[i - W + 1];
+    const ee = g[i + 1];
+    const se = g[i + W + 1];
+    const ss = g[i + W];
+    const sw = g[i + W - 1];
+    const ww = g[i - 1];
+    const gx = (ee - ww) * invG * 0.5;
+    const gy = (ss - nn) * invG * 0.5;
+    const grad = Math.sqrt(gx * gx + gy * gy);
+    if (d > 2.5) {
+      const mean = (nw + nn + ne + ww + gi + ee + sw + ss + se) * (1 / 9);
+      devSum += Math.abs(gi - mean) * invG;
+      gradInterior += grad;
+      deepCount++;
+    } else {
+      gradRim += grad;
+      edgeCount++;
+    }
+    const level = Math.floor((gi * invG - lo) * levelScale);
+    q[i] = level < 0 ? 0 : level >= levels ? levels - 1 : level;
+    // LBP, neighbours clockwise from north-west; the tolerance keeps flat regions from reading as noise.
+    const c = gi + tol;
+    const code =
+      (nw >= c ? 1 : 0) |
+      (nn >= c ? 2 : 0) |
+      (ne >= c ? 4 : 0) |
+      (ee >= c ? 8 : 0) |
+      (se >= c ? 16 : 0) |
+      (ss >= c ? 32 : 0) |
+      (sw >= c ? 64 : 0) |
+      (ww >= c ? 128 : 0);
+    lbp[LBP_BIN_OF_CODE[code]]++;
   }
+  TEXTURE_SUMS[0] = devSum;
+  TEXTURE_SUMS[1] = gradInterior;
+  TEXTURE_SUMS[2] = gradRim;
+  TEXTURE_SUMS[3] = deepCount;
+  TEXTURE_SUMS[4] = edgeCount;
   let pallorElongation = 1;
   let pallorOffset = 0;
   if (pc >= 3) {
@@ -332,7 +391,7 @@ function finishIntensityFeatures(
     out,
     k,
   );
-  writeTexture(input, interior, interiorCount, hInterior, invG, out, k);
+  writeTexture(input, interior, interiorCount, q, out, k);
 }
 
 /**
@@ -478,76 +537,32 @@ function spotComponents(
   return largest;
 }
 
+// Texture sums of the pallor pass, for writeTexture: deviation, interior and rim gradient, their counts.
+const TEXTURE_SUMS = new Float64Array(5);
+
 /**
  * Texture of the interior (depth > 1 px): local deviation and gradient, grey-level co-occurrence statistics
- * at distances 1 and 2 (horizontal and vertical pairs), and rotation-invariant uniform LBP. Pixel lists are
- * gathered once so every statistic touches only interior pixels.
+ * at distances 1 and 2 (horizontal and vertical pairs), and rotation-invariant uniform LBP. The per-pixel
+ * part ran in the pallor pass (TEXTURE_SUMS, LBP and the grey levels q); this writes the features and counts
+ * the co-occurrences over the interior list.
  */
 function writeTexture(
   input: IntensityInput,
   interiorList: Int32Array,
   count: number,
-  hist: Uint32Array,
-  invG: number,
+  q: Uint8Array,
   out: Float32Array,
   k: number,
 ): number {
-  const { g, depth, width: W, height: H } = input;
+  const { width: W, height: H } = input;
   const n = W * H;
   const levels = GLCM_LEVELS;
-  // Interior pixels (depth > 1, so all eight neighbours exist) and their green histogram come from the caller.
-  // Grey levels for the co-occurrence matrix span the cell's own 2..98% range, so they describe texture
-  // shape; absolute contrast is in the deviation and gradient features.
-  const lo = histQuantile(hist, count, 0.02, 0, 2);
-  const hi = Math.max(histQuantile(hist, count, 0.98, 0, 2), lo + 1e-3);
-  const scale = levels / (hi - lo);
-  const q = scratchU8(n, false).fill(255);
-  let devSum = 0;
-  let gradInterior = 0;
-  let gradRim = 0;
-  let interior = 0;
-  let rimCount = 0;
   const lbp = LBP;
-  for (let j = 0; j < LBP_BINS; j++) lbp[j] = 0;
-  const tol = 0.015 / invG;
-  for (let t = 0; t < count; t++) {
-    const i = interiorList[t];
-    const gi = g[i];
-    const nw = g[i - W - 1];
-    const nn = g[i - W];
-    const ne = g[i - W + 1];
-    const ee = g[i + 1];
-    const se = g[i + W + 1];
-    const ss = g[i + W];
-    const sw = g[i + W - 1];
-    const ww = g[i - 1];
-    const gx = (ee - ww) * invG * 0.5;
-    const gy = (ss - nn) * invG * 0.5;
-    const grad = Math.sqrt(gx * gx + gy * gy);
-    if (depth[i] > 2.5) {
-      const mean = (nw + nn + ne + ww + gi + ee + sw + ss + se) * (1 / 9);
-      devSum += Math.abs(gi - mean) * invG;
-      gradInterior += grad;
-      interior++;
-    } else {
-      gradRim += grad;
-      rimCount++;
-    }
-    const level = Math.floor((gi * invG - lo) * scale);
-    q[i] = level < 0 ? 0 : level >= levels ? levels - 1 : level;
-    // LBP, neighbours clockwise from north-west; the tolerance keeps flat regions from reading as noise.
-    const c = gi + tol;
-    const code =
-      (nw >= c ? 1 : 0) |
-      (nn >= c ? 2 : 0) |
-      (ne >= c ? 4 : 0) |
-      (ee >= c ? 8 : 0) |
-      (se >= c ? 16 : 0) |
-      (ss >= c ? 32 : 0) |
-      (sw >= c ? 64 : 0) |
-      (ww >= c ? 128 : 0);
-    lbp[LBP_BIN_OF_CODE[code]]++;
-  }
+  const devSum = TEXTURE_SUMS[0];
+  const gradInterior = TEXTURE_SUMS[1];
+  const gradRim = TEXTURE_SUMS[2];
+  const interior = TEXTURE_SUMS[3];
+  const rimCount = TEXTURE_SUMS[4];
   out[k++] = interior ? devSum / interior : 0;
   out[k++] = interior ? gradInterior / interior : 0;
   const gi = interior ? gradInterior / interior : 0;
