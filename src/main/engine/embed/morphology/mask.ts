@@ -405,11 +405,20 @@ function centreOutOrder(W: number, H: number): Int32Array {
   const key = W * 65536 + H;
   const cached = orderCache.get(key);
   if (cached) return cached;
-  const cx = (W - 1) / 2;
-  const cy = (H - 1) / 2;
-  const d = new Float64Array(W * H);
-  for (let y = 0; y < H; y++) for (let x = 0; x < W; x++) d[y * W + x] = (x - cx) ** 2 + (y - cy) ** 2;
-  const order = Int32Array.from({ length: W * H }, (_, i) => i).sort((a, b) => d[a] - d[b] || a - b);
+  // Four times the squared distance is an integer, so distance and index pack into one exact number and a
+  // plain numeric sort (no comparator callback: crop folders of many sizes miss the cache) gives the order.
+  const n = W * H;
+  const keys = new Float64Array(n);
+  for (let y = 0; y < H; y++) {
+    const dy = 2 * y - (H - 1);
+    for (let x = 0; x < W; x++) {
+      const dx = 2 * x - (W - 1);
+      keys[y * W + x] = (dx * dx + dy * dy) * n + y * W + x;
+    }
+  }
+  keys.sort();
+  const order = new Int32Array(n);
+  for (let o = 0; o < n; o++) order[o] = keys[o] % n;
   if (orderCache.size >= 64) orderCache.clear();
   orderCache.set(key, order);
   return order;
