@@ -342,7 +342,7 @@ async function main(): Promise<void> {
   const result = {
     bench: 'detect',
     method: detector
-      ? `detector ${path.relative(process.cwd(), detectorArg === 'default' ? defaultDetectorPath() : path.resolve(detectorArg))} boxes + classical contours`
+      ? `detector ${path.relative(process.cwd(), detectorArg === 'default' ? defaultDetectorPath() : path.resolve(detectorArg))}${detector.isPair ? ' + its companion (sidecar .json), candidates rescored once contoured' : ''} boxes + classical contours`
       : 'classical: green optical density + Otsu, pallor filling, distance-transform watershed (h-dynamics)',
     split,
     threshold: threshold ?? 'default',

@@ -1,6 +1,7 @@
 import type { CellDetector } from './detector';
 import { segmentFieldDetailed } from './field';
 import { segmentFieldWithDetections } from './guided';
+import { rescoreCells } from './rescore';
 import type { RgbImage, SegmentedCell, StainParameters } from './types';
 
 export interface SegmentCellsOptions {
@@ -8,7 +9,7 @@ export interface SegmentCellsOptions {
   detector?: CellDetector | null;
   /** Typical RBC diameter in px, when the magnification is known (skips the scale search). */
   cellDiameter?: number;
-  /** Detector heatmap peak needed to report a cell (default 0.3). */
+  /** Detector heatmap peak needed to report a cell (default 0.3; a detector pair's rescorer decides instead). */
   threshold?: number;
   /** Slide-wide background and threshold (tiles of a large field); per field when absent. */
   stain?: StainParameters;
@@ -39,9 +40,21 @@ export async function segmentCells(img: RgbImage, opts: SegmentCellsOptions = {}
     threshold: opts.threshold,
     signal: opts.signal,
   });
-  const cells = segmentFieldWithDetections(img, found.detections, found.cellDiameter, {
+  const detectionOf: number[] = [];
+  let cells = segmentFieldWithDetections(img, found.detections, found.cellDiameter, {
     signal: opts.signal,
     stain: opts.stain,
+    detectionOf,
   });
+  if (found.rescore && found.scores) {
+    cells = rescoreCells(
+      cells,
+      detectionOf,
+      found.detections,
+      found.scores,
+      found.cellDiameter,
+      found.rescore,
+    );
+  }
   return { cells, cellDiameter: found.cellDiameter, method: 'detector' };
 }

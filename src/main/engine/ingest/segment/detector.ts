@@ -1,6 +1,8 @@
+import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as ort from 'onnxruntime-node';
+import type { CandidateScores, RescoreModel } from './rescore';
 import type { CellKind, RgbImage } from './types';
 
 /** The learned detector sees fields resized so that a typical RBC is this many px across. */
@@ -29,6 +31,25 @@ export interface FieldDetections {
   detections: CellDetection[];
   /** Typical RBC diameter in full-resolution px that the final pass ran at. */
   cellDiameter: number;
+  /**
+   * With a companion detector: each detection's peak in both detectors, for the rescorer that decides, once
+   * the cells have contours, which RBC candidates are kept (detections then go down to CANDIDATE_THRESHOLD).
+   */
+  scores?: CandidateScores[];
+  rescore?: RescoreModel;
+}
+
+/** Peak at which either detector's proposals become candidates when a rescorer makes the final call. */
+export const CANDIDATE_THRESHOLD = 0.2;
+
+/**
+ * `<model>.json` beside a detector may name a companion detector and a rescoring model: the shipped pair is a
+ * detector trained long on txl-dev boxes (precise boxes, few false cells) and the earlier, shorter-trained one
+ * that still finds the small dense cells (spherocytes, microcytes) txl-dev's annotators left out.
+ */
+interface DetectorSidecar {
+  companion?: string;
+  rescore?: RescoreModel;
 }
 
 /**
@@ -49,19 +70,64 @@ export function defaultDetectorPath(): string {
  * scale, then at the scale its own median RBC box implies (the size head is trained over 0.55x to 1.8x).
  */
 export class CellDetector {
-  private constructor(private readonly session: ort.InferenceSession) {}
+  private constructor(
+    private readonly session: ort.InferenceSession,
+    private readonly companion: CellDetector | null = null,
+    private readonly rescore: RescoreModel | null = null,
+  ) {}
 
-  static async load(modelPath = defaultDetectorPath(), threads = 1): Promise<CellDetector> {
+  /** With `alone`, a `<model>.json` companion beside the model is ignored. */
+  static async load(modelPath = defaultDetectorPath(), threads = 1, alone = false): Promise<CellDetector> {
     // One intra-op thread by default: ingest parallelises across fields, which scales better on few cores.
     const session = await ort.InferenceSession.create(modelPath, {
       intraOpNumThreads: threads,
       interOpNumThreads: 1,
       graphOptimizationLevel: 'all',
     });
+    const sidecarPath = modelPath.replace(/\.onnx$/i, '.json');
+    if (!alone && sidecarPath !== modelPath && fs.existsSync(sidecarPath)) {
+      const sidecar = JSON.parse(fs.readFileSync(sidecarPath, 'utf8')) as DetectorSidecar;
+      if (sidecar.companion && sidecar.rescore) {
+        const companion = await CellDetector.load(
+          path.resolve(path.dirname(modelPath), sidecar.companion),
+          threads,
+        );
+        return new CellDetector(session, companion, sidecar.rescore);
+      }
+    }
     return new CellDetector(session);
   }
 
+  /**
+   * Two detectors run as one: the primary's scale and candidates, the companion's extra candidates. Without a
+   * rescorer every candidate down to CANDIDATE_THRESHOLD is returned with both peaks (rescorer training).
+   */
+  static pair(primary: CellDetector, companion: CellDetector, rescore: RescoreModel | null): CellDetector {
+    return new CellDetector(primary.session, companion, rescore);
+  }
+
+  /** Whether a companion detector comes with this one. */
+  get isPair(): boolean {
+    return this.companion !== null;
+  }
+
   async detect(img: RgbImage, opts: DetectOptions = {}): Promise<FieldDetections> {
+    if (!this.companion) return this.detectAlone(img, opts);
+    const primary = await this.detectAlone(img, { ...opts, threshold: CANDIDATE_THRESHOLD });
+    opts.signal?.throwIfAborted();
+    const other = await this.companion.detectAlone(img, {
+      threshold: CANDIDATE_THRESHOLD,
+      cellDiameter: primary.cellDiameter,
+    });
+    const merged = mergeCandidates(primary.detections, other.detections);
+    return {
+      ...merged,
+      cellDiameter: primary.cellDiameter,
+      ...(this.rescore ? { rescore: this.rescore } : {}),
+    };
+  }
+
+  private async detectAlone(img: RgbImage, opts: DetectOptions): Promise<FieldDetections> {
     const threshold = opts.threshold ?? 0.3;
     if (opts.cellDiameter) {
       const detections = await this.runAtDiameter(img, opts.cellDiameter, threshold);
@@ -157,6 +223,38 @@ export class CellDetector {
     }
     return suppressCrossClass(found);
   }
+}
+
+function boxIou(a: CellDetection['bbox'], b: CellDetection['bbox']): number {
+  const ix = Math.max(0, Math.min(a[0] + a[2], b[0] + b[2]) - Math.max(a[0], b[0]));
+  const iy = Math.max(0, Math.min(a[1] + a[3], b[1] + b[3]) - Math.max(a[1], b[1]));
+  const inter = ix * iy;
+  return inter / (a[2] * a[3] + b[2] * b[3] - inter);
+}
+
+/**
+ * The primary detector's candidates, each with the companion's peak for the same cell (same kind, IoU >= 0.5),
+ * then the companion's candidates that overlap none of the primary's (IoU < 0.3).
+ */
+export function mergeCandidates(
+  primary: readonly CellDetection[],
+  companion: readonly CellDetection[],
+): { detections: CellDetection[]; scores: CandidateScores[] } {
+  const detections: CellDetection[] = [];
+  const scores: CandidateScores[] = [];
+  for (const d of primary) {
+    let other = 0;
+    for (const c of companion)
+      if (c.kind === d.kind && boxIou(c.bbox, d.bbox) >= 0.5) other = Math.max(other, c.score);
+    detections.push(d);
+    scores.push({ primary: d.score, companion: other });
+  }
+  for (const c of companion) {
+    if (primary.some((d) => boxIou(d.bbox, c.bbox) >= 0.3)) continue;
+    detections.push(c);
+    scores.push({ primary: 0, companion: c.score });
+  }
+  return { detections, scores };
 }
 
 /**

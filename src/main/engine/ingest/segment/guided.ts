@@ -21,7 +21,10 @@ export function segmentFieldWithDetections(
   img: RgbImage,
   detections: readonly CellDetection[],
   cellDiameter: number,
-  opts: Pick<SegmentOptions, 'signal' | 'stain'> = {},
+  opts: Pick<SegmentOptions, 'signal' | 'stain'> & {
+    /** Filled with the index into `detections` of each returned cell (-1 for a rescued cell). */
+    detectionOf?: number[];
+  } = {},
 ): SegmentedCell[] {
   const { width, height } = img;
   const { odGreen, odRed } = stainMaps(img, opts.stain?.background);
@@ -64,6 +67,7 @@ export function segmentFieldWithDetections(
       cell.touchesBorder ||= x <= 0 || y <= 0 || x + w >= img.width || y + h >= img.height;
     }
     cells.push(cell);
+    opts.detectionOf?.push(l <= detections.length ? l - 1 : -1);
   }
   return cells;
 }
