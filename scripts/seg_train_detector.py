@@ -1,9 +1,12 @@
 #!/usr/bin/env python3
-"""Trains the tiny cell detector shipped as resources/models/detector-cells.onnx.
+"""Trains the tiny cell detectors shipped as a pair: resources/models/detector-cells.onnx (primary: GPU round 1
+model b128 of scripts/gpu_train_detector.sh, crop 128, exported with --init b128.pt --iters 0) and
+resources/models/detector-cells-recall.onnx (companion: the CPU defaults below). scripts/train_detector_rescore.ts
+then fits the rescorer that joins them (resources/models/detector-cells.json).
 
     node bin/run-ts.mjs scripts/seg_prepare_detector_data.ts      # writes .cache/seg-train
     /usr/bin/python3 scripts/seg_train_detector.py [--train-split odd|all] [--threads 3]
-    (the shipped model: defaults, 2400 steps of 12 crops, about 25 min on 2 shared CPU cores; made with this
+    (the companion model: defaults, 2400 steps of 12 crops, about 25 min on 2 shared CPU cores; made with this
     script as of commit e9b46ef, before the sample pool was seeded per sample, so a re-run now gives a close, not
     bit-identical, net)
     scripts/gpu_train_detector.sh                                 # variants side by side on a CUDA GPU
