@@ -128,6 +128,14 @@ export function writeMorphologyFeatures(crop: CellCrop, out: Float32Array, offse
   const pixels = scratchI32(W * H, false);
   const rowStart = scratchI32(H + 1, false);
   let pixelCount = 0;
+  // Colour sums for the intensity features, in the same raster order their own pass would take.
+  const { r: pr, g: pg, b: pb } = planes;
+  let sr = 0;
+  let sg = 0;
+  let sb = 0;
+  let sr2 = 0;
+  let sg2 = 0;
+  let sb2 = 0;
   let sx = 0;
   let sy = 0;
   let sxx = 0;
@@ -140,11 +148,21 @@ export function writeMorphologyFeatures(crop: CellCrop, out: Float32Array, offse
     let rowX = 0;
     let rowXX = 0;
     for (let x = 0; x < W; x++) {
-      if (!mask[row + x]) continue;
-      pixels[pixelCount++] = row + x;
+      const i = row + x;
+      if (!mask[i]) continue;
+      pixels[pixelCount++] = i;
       rowCount++;
       rowX += x;
       rowXX += x * x;
+      const vr = pr[i];
+      const vg = pg[i];
+      const vb = pb[i];
+      sr += vr;
+      sg += vg;
+      sb += vb;
+      sr2 += vr * vr;
+      sg2 += vg * vg;
+      sb2 += vb * vb;
     }
     sx += rowX;
     sy += rowCount * y;
@@ -257,6 +275,7 @@ export function writeMorphologyFeatures(crop: CellCrop, out: Float32Array, offse
       backgroundGreen: glassGreen,
       pixels,
       pixelCount,
+      colourSums: colourSums(sr, sg, sb, sr2, sg2, sb2),
     },
     out,
     k,
@@ -280,6 +299,18 @@ const CENTRAL_SAMPLING = true;
 function workingFactor(areaNative: number): number {
   const diameter = 2 * Math.sqrt(areaNative / Math.PI);
   return Math.max(1, Math.ceil(diameter / CELL_DIAMETER_MAX));
+}
+
+const COLOUR_SUMS = new Float64Array(6);
+
+function colourSums(sr: number, sg: number, sb: number, sr2: number, sg2: number, sb2: number): Float64Array {
+  COLOUR_SUMS[0] = sr;
+  COLOUR_SUMS[1] = sg;
+  COLOUR_SUMS[2] = sb;
+  COLOUR_SUMS[3] = sr2;
+  COLOUR_SUMS[4] = sg2;
+  COLOUR_SUMS[5] = sb2;
+  return COLOUR_SUMS;
 }
 
 interface LocatedCell {

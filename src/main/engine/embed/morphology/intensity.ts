@@ -104,6 +104,11 @@ export interface IntensityInput {
   /** The mask's pixel indices in raster order (pixelCount of them), when the caller has listed them. */
   pixels?: Int32Array;
   pixelCount?: number;
+  /**
+   * With pixels: sums of r, g, b and of their squares over them, added in that order (so the same doubles as
+   * this module's own gathering pass).
+   */
+  colourSums?: Float64Array;
 }
 
 /** Writes INTENSITY_NAMES.length values into out from offset. */
@@ -127,17 +132,27 @@ export function writeIntensityFeatures(input: IntensityInput, out: Float32Array,
   let sr2 = 0;
   let sg2 = 0;
   let sb2 = 0;
-  for (let p = 0; p < count; p++) {
-    const i = pixels[p];
-    const vr = r[i];
-    const vg = g[i];
-    const vb = b[i];
-    sr += vr;
-    sg += vg;
-    sb += vb;
-    sr2 += vr * vr;
-    sg2 += vg * vg;
-    sb2 += vb * vb;
+  const sums = input.colourSums;
+  if (sums && input.pixels) {
+    sr = sums[0];
+    sg = sums[1];
+    sb = sums[2];
+    sr2 = sums[3];
+    sg2 = sums[4];
+    sb2 = sums[5];
+  } else {
+    for (let p = 0; p < count; p++) {
+      const i = pixels[p];
+      const vr = r[i];
+      const vg = g[i];
+      const vb = b[i];
+      sr += vr;
+      sg += vg;
+      sb += vb;
+      sr2 += vr * vr;
+      sg2 += vg * vg;
+      sb2 += vb * vb;
+    }
   }
   return finishIntensityFeatures(input, pixels, count, sr, sg, sb, sr2, sg2, sb2, out, offset);
 }
