@@ -425,6 +425,8 @@ interface MaskBox {
   area: number;
 }
 
+const NO_WORDS = new Int32Array(0);
+
 /**
  * Bounding box and pixel count of a mask's non-zero bytes. The count runs four bytes at a time over the whole
  * buffer (a carry-free sum of per-byte flags); the box needs only each row's ends, found by scanning in from
@@ -437,22 +439,39 @@ function maskBox(mask: Uint8Array, W: number, H: number): MaskBox {
   const head = Math.min(n, (4 - (mask.byteOffset & 3)) & 3);
   for (; i < head; i++) if (mask[i]) area++;
   const words = (n - i) >> 2;
-  if (words > 0) {
-    const view = new Int32Array(mask.buffer, mask.byteOffset + i, words);
-    for (let k = 0; k < words; k++) {
-      const w = view[k];
-      // 0x80 in each byte that is non-zero, then the number of such bytes.
-      const flags = (((w & 0x7f7f7f7f) + 0x7f7f7f7f) | w) & 0x80808080;
-      area += Math.imul(flags >>> 7, 0x01010101) >>> 24;
-    }
-    i += 4 * words;
+  const view = words > 0 ? new Int32Array(mask.buffer, mask.byteOffset + i, words) : NO_WORDS;
+  for (let k = 0; k < words; k++) {
+    const w = view[k];
+    // 0x80 in each byte that is non-zero, then the number of such bytes.
+    const flags = (((w & 0x7f7f7f7f) + 0x7f7f7f7f) | w) & 0x80808080;
+    area += Math.imul(flags >>> 7, 0x01010101) >>> 24;
   }
-  for (; i < n; i++) if (mask[i]) area++;
+  const tail = head + 4 * words;
+  for (i = tail; i < n; i++) if (mask[i]) area++;
+  if (area === 0) return { x0: 0, y0: 0, x1: W - 1, y1: H - 1, area: 0 };
+  // First and last set bytes, skipping empty words: the rows above and below the cell are not scanned.
+  let first = 0;
+  while (first < head && !mask[first]) first++;
+  if (first === head) {
+    let k = 0;
+    while (k < words && view[k] === 0) k++;
+    first = head + 4 * k;
+    while (!mask[first]) first++;
+  }
+  let last = n - 1;
+  while (last >= tail && !mask[last]) last--;
+  if (last < tail) {
+    let k = words - 1;
+    while (k >= 0 && view[k] === 0) k--;
+    last = head + 4 * k + 3;
+    while (!mask[last]) last--;
+  }
   let x0 = W;
   let y0 = H;
   let x1 = -1;
   let y1 = -1;
-  for (let y = 0; y < H; y++) {
+  const yLast = Math.floor(last / W);
+  for (let y = Math.floor(first / W); y <= yLast; y++) {
     const row = y * W;
     let a = 0;
     while (a < W && !mask[row + a]) a++;
