@@ -35,11 +35,22 @@ async function writeBigField(file: string): Promise<void> {
     .toFile(file);
 }
 
-/** Per-channel mean and the green channel's spread of a region (stats() reads its input, so cut first). */
-async function regionStats(img: Buffer, region: Region): Promise<{ mean: number[]; stdev: number }> {
-  const cut = await sharp(img).extract(region).removeAlpha().png().toBuffer();
-  const { channels } = await sharp(cut).stats();
-  return { mean: channels.slice(0, 3).map((c) => c.mean), stdev: channels[1].stdev };
+/**
+ * Per-channel medians (robust to the thin cell outlines drawn over the field) and the green channel's spread of
+ * an image region (the whole image without a region).
+ */
+async function regionStats(img: Buffer, region?: Region): Promise<{ median: number[]; stdev: number }> {
+  const cut = region ? await sharp(img).extract(region).removeAlpha().png().toBuffer() : img;
+  const { channels } = await sharp(cut).removeAlpha().stats();
+  const { data } = await sharp(cut).removeAlpha().raw().toBuffer({ resolveWithObject: true });
+  const median = [0, 1, 2].map((c) => {
+    const hist = new Uint32Array(256);
+    for (let i = c; i < data.length; i += 3) hist[data[i]]++;
+    let seen = 0;
+    for (let v = 0; v < 256; v++) if ((seen += hist[v]) * 2 >= data.length / 3) return v;
+    return 255;
+  });
+  return { median, stdev: channels[1].stdev };
 }
 
 describe('slide viewer with a field too large for one texture', () => {
@@ -113,9 +124,11 @@ describe('slide viewer with a field too large for one texture', () => {
       width: Math.round(fw * 0.8),
       height: Math.round(fh * 0.8),
     };
-    const fieldMean = (await sharp(path.join(fields, 'wide-field.jpg')).stats()).channels.map((c) => c.mean);
+    const field = await regionStats(fs.readFileSync(path.join(fields, 'wide-field.jpg')));
     const shown = await regionStats(shot, inside);
-    for (let c = 0; c < 3; c++) expect(Math.abs(shown.mean[c] - fieldMean[c])).toBeLessThan(20);
+    // At this zoom the unlabeled cells' grey outlines cover much of the field, so the colour is only close (an
+    // empty or unloaded canvas is the dark background, ~90 levels away).
+    for (let c = 0; c < 3; c++) expect(Math.abs(shown.median[c] - field.median[c])).toBeLessThan(25);
     expect(shown.stdev).toBeGreaterThan(8);
     const marginHeight = Math.floor((ch - fh) / 2) - 4;
     if (marginHeight > 10) {
@@ -125,7 +138,7 @@ describe('slide viewer with a field too large for one texture', () => {
         width: inside.width,
         height: marginHeight,
       });
-      expect(Math.max(...margin.mean.map((m, c) => Math.abs(m - fieldMean[c])))).toBeGreaterThan(30);
+      expect(Math.max(...margin.median.map((m, c) => Math.abs(m - field.median[c])))).toBeGreaterThan(30);
       expect(margin.stdev).toBeLessThan(2);
     }
     await e.screenshot('slide-viewer-tiled');
