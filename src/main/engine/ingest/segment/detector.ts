@@ -39,6 +39,9 @@ export interface FieldDetections {
   rescore?: RescoreModel;
 }
 
+/** The last field's detector input (the pair's two detectors share it); cleared once a field is done. */
+let lastInput: { img: RgbImage; w: number; h: number; data: Float32Array } | null = null;
+
 /** Peak at which either detector's proposals become candidates when a rescorer makes the final call. */
 export const CANDIDATE_THRESHOLD = 0.2;
 
@@ -112,19 +115,24 @@ export class CellDetector {
   }
 
   async detect(img: RgbImage, opts: DetectOptions = {}): Promise<FieldDetections> {
-    if (!this.companion) return this.detectAlone(img, opts);
-    const primary = await this.detectAlone(img, { ...opts, threshold: CANDIDATE_THRESHOLD });
-    opts.signal?.throwIfAborted();
-    const other = await this.companion.detectAlone(img, {
-      threshold: CANDIDATE_THRESHOLD,
-      cellDiameter: primary.cellDiameter,
-    });
-    const merged = mergeCandidates(primary.detections, other.detections);
-    return {
-      ...merged,
-      cellDiameter: primary.cellDiameter,
-      ...(this.rescore ? { rescore: this.rescore } : {}),
-    };
+    lastInput = null;
+    try {
+      if (!this.companion) return await this.detectAlone(img, opts);
+      const primary = await this.detectAlone(img, { ...opts, threshold: CANDIDATE_THRESHOLD });
+      opts.signal?.throwIfAborted();
+      const other = await this.companion.detectAlone(img, {
+        threshold: CANDIDATE_THRESHOLD,
+        cellDiameter: primary.cellDiameter,
+      });
+      const merged = mergeCandidates(primary.detections, other.detections);
+      return {
+        ...merged,
+        cellDiameter: primary.cellDiameter,
+        ...(this.rescore ? { rescore: this.rescore } : {}),
+      };
+    } finally {
+      lastInput = null;
+    }
   }
 
   private async detectAlone(img: RgbImage, opts: DetectOptions): Promise<FieldDetections> {
@@ -176,7 +184,14 @@ export class CellDetector {
     const h = Math.max(8, Math.round(img.height * s));
     const W = Math.ceil(w / 8) * 8;
     const H = Math.ceil(h / 8) * 8;
-    const input = resizeToPlanar(img, w, h, W, H);
+    // The companion of a pair runs at the primary's last scale: the same resized input serves both.
+    let input: Float32Array;
+    if (lastInput && lastInput.img === img && lastInput.w === w && lastInput.h === h) {
+      input = lastInput.data;
+    } else {
+      input = resizeToPlanar(img, w, h, W, H);
+      lastInput = { img, w, h, data: input };
+    }
     const feeds = { image: new ort.Tensor('float32', input, [1, 3, H, W]) };
     const out = await this.session.run(feeds);
     const heat = out.heatmap.data as Float32Array;
