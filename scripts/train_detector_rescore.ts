@@ -18,6 +18,7 @@ import { CellDetector } from '../src/main/engine/ingest/segment/detector';
 import { segmentFieldWithDetections } from '../src/main/engine/ingest/segment/guided';
 import {
   RESCORE_FEATURES,
+  boxIou,
   expandFeatures,
   rescoreFeatures,
   standardise,
@@ -42,18 +43,12 @@ const L2 = 1e-3;
 
 const trainingHalf = (name: string) => createHash('sha256').update(name).digest()[0] % 2 === 1;
 
-function iou(a: Box, b: Box): number {
-  const ix = Math.max(0, Math.min(a[0] + a[2], b[0] + b[2]) - Math.max(a[0], b[0]));
-  const iy = Math.max(0, Math.min(a[1] + a[3], b[1] + b[3]) - Math.max(a[1], b[1]));
-  return (ix * iy) / (a[2] * a[3] + b[2] * b[3] - ix * iy);
-}
-
 /** Greedy one-to-one matching by descending IoU (as bench/detect.ts scores): the matched prediction indices. */
 function matched(pred: Box[], truth: Box[]): Set<number> {
   const pairs: Array<[number, number, number]> = [];
   pred.forEach((p, i) =>
     truth.forEach((t, j) => {
-      const v = iou(p, t);
+      const v = boxIou(p, t);
       if (v >= 0.5) pairs.push([v, i, j]);
     }),
   );

@@ -6,8 +6,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { createHash } from 'node:crypto';
-import sharp from 'sharp';
 import type { CellCrop } from '../../src/main/engine/embed/morphology';
+import { decodeRgb, windowCrop } from '../../bench/morphology-data';
 
 export const GOLDEN_DIR = 'test/fixtures/morphology-v2';
 
@@ -15,26 +15,6 @@ export interface GoldenCrop {
   /** Where the crop comes from, relative to ../shared/data (plus the window centre for Chula). */
   source: string;
   crop: CellCrop;
-}
-
-async function decode(file: string): Promise<CellCrop> {
-  const { data, info } = await sharp(file).removeAlpha().raw().toBuffer({ resolveWithObject: true });
-  return { rgb: new Uint8Array(data), width: info.width, height: info.height };
-}
-
-/** Square window centred on (cx, cy); outside the field the edge pixels are repeated (as bench/morphology). */
-function window(field: CellCrop, cx: number, cy: number, side: number): CellCrop {
-  const rgb = new Uint8Array(side * side * 3);
-  const x0 = Math.round(cx - side / 2);
-  const y0 = Math.round(cy - side / 2);
-  for (let y = 0; y < side; y++) {
-    const sy = Math.min(field.height - 1, Math.max(0, y0 + y));
-    for (let x = 0; x < side; x++) {
-      const sx = Math.min(field.width - 1, Math.max(0, x0 + x));
-      for (let c = 0; c < 3; c++) rgb[(y * side + x) * 3 + c] = field.rgb[(sy * field.width + sx) * 3 + c];
-    }
-  }
-  return { rgb, width: side, height: side };
 }
 
 /** The pinned crops, in a fixed order: every 6th labeled Chula cell, every other NIH crop, all MP-IDB crops. */
@@ -49,12 +29,12 @@ export async function goldenCrops(dataRoot: string): Promise<GoldenCrop[]> {
     const id = f.slice(0, -4);
     const image = path.join(chula, `${id}.jpg`);
     if (!fs.existsSync(image)) continue;
-    const field = await decode(image);
+    const field = await decodeRgb(image);
     for (const line of fs.readFileSync(path.join(chula, f), 'utf8').split('\n')) {
       const [x, y] = line.trim().split(/\s+/).map(Number);
       if (!Number.isFinite(x) || !Number.isFinite(y)) continue;
       if (seen++ % 6 !== 0) continue;
-      out.push({ source: `fixture/chula_fields/${id}.jpg@${x},${y}`, crop: window(field, x, y, 80) });
+      out.push({ source: `fixture/chula_fields/${id}.jpg@${x},${y}`, crop: windowCrop(field, x, y, 80) });
     }
   }
   for (const [folder, step] of [
@@ -70,7 +50,7 @@ export async function goldenCrops(dataRoot: string): Promise<GoldenCrop[]> {
         .sort();
       for (let i = 0; i < files.length; i += step) {
         const rel = `fixture/${folder}/${label}/${files[i]}`;
-        out.push({ source: rel, crop: await decode(path.join(dataRoot, rel)) });
+        out.push({ source: rel, crop: await decodeRgb(path.join(dataRoot, rel)) });
       }
     }
   }

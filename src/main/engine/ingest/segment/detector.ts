@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as ort from 'onnxruntime-node';
-import type { CandidateScores, RescoreModel } from './rescore';
+import { boxIou, type CandidateScores, type RescoreModel } from './rescore';
 import type { CellKind, RgbImage } from './types';
 
 /** The learned detector sees fields resized so that a typical RBC is this many px across. */
@@ -238,13 +238,6 @@ export class CellDetector {
     }
     return suppressCrossClass(found);
   }
-}
-
-function boxIou(a: CellDetection['bbox'], b: CellDetection['bbox']): number {
-  const ix = Math.max(0, Math.min(a[0] + a[2], b[0] + b[2]) - Math.max(a[0], b[0]));
-  const iy = Math.max(0, Math.min(a[1] + a[3], b[1] + b[3]) - Math.max(a[1], b[1]));
-  const inter = ix * iy;
-  return inter / (a[2] * a[3] + b[2] * b[3] - inter);
 }
 
 /**

@@ -39,7 +39,8 @@ export const RESCORE_FEATURES = [
 
 type Box = readonly [number, number, number, number];
 
-function iou(a: Box, b: Box): number {
+/** Intersection over union of two x, y, w, h boxes. */
+export function boxIou(a: Box, b: Box): number {
   const ix = Math.max(0, Math.min(a[0] + a[2], b[0] + b[2]) - Math.max(a[0], b[0]));
   const iy = Math.max(0, Math.min(a[1] + a[3], b[1] + b[3]) - Math.max(a[1], b[1]));
   const inter = ix * iy;
@@ -68,7 +69,7 @@ export function rescoreFeatures(
     const s = d >= 0 ? scores[d] : { primary: 0, companion: 0 };
     const b = boxes[k];
     let overlap = 0;
-    for (let j = 0; j < boxes.length; j++) if (j !== k) overlap = Math.max(overlap, iou(b, boxes[j]));
+    for (let j = 0; j < boxes.length; j++) if (j !== k) overlap = Math.max(overlap, boxIou(b, boxes[j]));
     const size = Math.sqrt(b[2] * b[3]) / cellDiameter;
     const aspect = Math.max(b[2], b[3]) / Math.max(1e-3, Math.min(b[2], b[3]));
     return [
