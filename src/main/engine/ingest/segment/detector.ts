@@ -39,9 +39,6 @@ export interface FieldDetections {
   rescore?: RescoreModel;
 }
 
-/** The last field's detector input (the pair's two detectors share it); cleared once a field is done. */
-let lastInput: { img: RgbImage; w: number; h: number; data: Float32Array } | null = null;
-
 /** Peak at which either detector's proposals become candidates when a rescorer makes the final call. */
 export const CANDIDATE_THRESHOLD = 0.2;
 
@@ -91,10 +88,8 @@ export class CellDetector {
     if (!alone && sidecarPath !== modelPath && fs.existsSync(sidecarPath)) {
       const sidecar = JSON.parse(fs.readFileSync(sidecarPath, 'utf8')) as DetectorSidecar;
       if (sidecar.companion && sidecar.rescore) {
-        const companion = await CellDetector.load(
-          path.resolve(path.dirname(modelPath), sidecar.companion),
-          threads,
-        );
+        const companionPath = path.resolve(path.dirname(modelPath), sidecar.companion);
+        const companion = await CellDetector.load(companionPath, threads, true);
         return new CellDetector(session, companion, sidecar.rescore);
       }
     }
@@ -115,36 +110,39 @@ export class CellDetector {
   }
 
   async detect(img: RgbImage, opts: DetectOptions = {}): Promise<FieldDetections> {
-    lastInput = null;
-    try {
-      if (!this.companion) return await this.detectAlone(img, opts);
-      const primary = await this.detectAlone(img, { ...opts, threshold: CANDIDATE_THRESHOLD });
-      opts.signal?.throwIfAborted();
-      const other = await this.companion.detectAlone(img, {
-        threshold: CANDIDATE_THRESHOLD,
-        cellDiameter: primary.cellDiameter,
-      });
-      const merged = mergeCandidates(primary.detections, other.detections);
-      return {
-        ...merged,
-        cellDiameter: primary.cellDiameter,
-        ...(this.rescore ? { rescore: this.rescore } : {}),
-      };
-    } finally {
-      lastInput = null;
-    }
+    if (!this.companion) return (await this.detectAlone(img, opts)).found;
+    const primary = await this.detectAlone(img, { ...opts, threshold: CANDIDATE_THRESHOLD });
+    opts.signal?.throwIfAborted();
+    // The companion runs at the primary's final scale, on the same resized input (its own scale search when the
+    // primary found no RBC at any scale).
+    const other = primary.input
+      ? await this.companion.runOnInput(img, primary.input, CANDIDATE_THRESHOLD)
+      : (await this.companion.detectAlone(img, { threshold: CANDIDATE_THRESHOLD })).found.detections;
+    const merged = mergeCandidates(primary.found.detections, other);
+    return {
+      ...merged,
+      cellDiameter: primary.found.cellDiameter,
+      ...(this.rescore ? { rescore: this.rescore } : {}),
+    };
   }
 
-  private async detectAlone(img: RgbImage, opts: DetectOptions): Promise<FieldDetections> {
+  /** This detector's cells, and the input of the pass they came from (null: no scale found any RBC). */
+  private async detectAlone(
+    img: RgbImage,
+    opts: DetectOptions,
+  ): Promise<{ found: FieldDetections; input: DetectorInput | null }> {
     const threshold = opts.threshold ?? 0.3;
     if (opts.cellDiameter) {
-      const detections = await this.runAtDiameter(img, opts.cellDiameter, threshold);
-      return { detections, cellDiameter: opts.cellDiameter };
+      const input = detectorInput(img, opts.cellDiameter);
+      const detections = await this.runOnInput(img, input, threshold);
+      return { found: { detections, cellDiameter: opts.cellDiameter }, input };
     }
     let diameter = opts.diameterGuess ?? 0;
     let detections: CellDetection[] = [];
+    let input: DetectorInput | null = null;
     if (diameter) {
-      detections = await this.runAtDiameter(img, diameter, threshold);
+      input = detectorInput(img, diameter);
+      detections = await this.runOnInput(img, input, threshold);
     } else {
       // Unknown magnification: try cells of 1/4 to 1/20 of the short side and keep the scale whose RBCs are
       // found most confidently at the size the network was trained for.
@@ -153,12 +151,14 @@ export class CellDetector {
       for (const fraction of [4, 7, 12, 20]) {
         opts.signal?.throwIfAborted();
         const candidate = side / fraction;
-        const found = await this.runAtDiameter(img, candidate, threshold);
+        const candidateInput = detectorInput(img, candidate);
+        const found = await this.runOnInput(img, candidateInput, threshold);
         const fit = scaleFit(found, candidate);
         if (fit > bestFit) {
           bestFit = fit;
           diameter = candidate;
           detections = found;
+          input = candidateInput;
         }
       }
     }
@@ -173,25 +173,14 @@ export class CellDetector {
       const measured = sizes[Math.floor(sizes.length / 2)];
       if (Math.abs(Math.log(measured / diameter)) < Math.log(1.2)) break;
       diameter = measured;
-      detections = await this.runAtDiameter(img, diameter, threshold);
+      input = detectorInput(img, diameter);
+      detections = await this.runOnInput(img, input, threshold);
     }
-    return { detections, cellDiameter: diameter };
+    return { found: { detections, cellDiameter: diameter }, input };
   }
 
-  private async runAtDiameter(img: RgbImage, diameter: number, threshold: number): Promise<CellDetection[]> {
-    const s = DETECTOR_CELL_DIAMETER / diameter;
-    const w = Math.max(8, Math.round(img.width * s));
-    const h = Math.max(8, Math.round(img.height * s));
-    const W = Math.ceil(w / 8) * 8;
-    const H = Math.ceil(h / 8) * 8;
-    // The companion of a pair runs at the primary's last scale: the same resized input serves both.
-    let input: Float32Array;
-    if (lastInput && lastInput.img === img && lastInput.w === w && lastInput.h === h) {
-      input = lastInput.data;
-    } else {
-      input = resizeToPlanar(img, w, h, W, H);
-      lastInput = { img, w, h, data: input };
-    }
+  private async runOnInput(img: RgbImage, inp: DetectorInput, threshold: number): Promise<CellDetection[]> {
+    const { data: input, w, h, W, H } = inp;
     const feeds = { image: new ort.Tensor('float32', input, [1, 3, H, W]) };
     const out = await this.session.run(feeds);
     const heat = out.heatmap.data as Float32Array;
@@ -238,6 +227,25 @@ export class CellDetector {
     }
     return suppressCrossClass(found);
   }
+}
+
+/** A field resized so that a cell of `diameter` px is DETECTOR_CELL_DIAMETER px across, as planar floats. */
+interface DetectorInput {
+  data: Float32Array;
+  /** The resized field's size, and the padded size (multiples of 8) the network sees. */
+  w: number;
+  h: number;
+  W: number;
+  H: number;
+}
+
+function detectorInput(img: RgbImage, diameter: number): DetectorInput {
+  const s = DETECTOR_CELL_DIAMETER / diameter;
+  const w = Math.max(8, Math.round(img.width * s));
+  const h = Math.max(8, Math.round(img.height * s));
+  const W = Math.ceil(w / 8) * 8;
+  const H = Math.ceil(h / 8) * 8;
+  return { data: resizeToPlanar(img, w, h, W, H), w, h, W, H };
 }
 
 /**
