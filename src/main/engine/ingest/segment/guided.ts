@@ -59,15 +59,14 @@ export function segmentFieldWithDetections(
     const s = stats[l];
     if (!s) continue;
     // Rescued regions are RBC-sized, compact stain blobs the detector left out (score 0 marks them).
-    const kind = l <= detections.length ? detections[l - 1].kind : 'rbc';
-    const score = l <= detections.length ? detections[l - 1].score : 0;
-    const cell = cellFromRegion(img, labels, ww, wh, f, l, s, kind, score);
-    if (l <= detections.length) {
-      const [x, y, w, h] = (cell.bbox = wholeCellBox(cell.bbox, detections[l - 1].bbox));
+    const det = l <= detections.length ? detections[l - 1] : null;
+    const cell = cellFromRegion(img, labels, ww, wh, f, l, s, det?.kind ?? 'rbc', det?.score ?? 0);
+    if (det) {
+      const [x, y, w, h] = (cell.bbox = wholeCellBox(cell.bbox, det.bbox));
       cell.touchesBorder ||= x <= 0 || y <= 0 || x + w >= img.width || y + h >= img.height;
     }
     cells.push(cell);
-    opts.detectionOf?.push(l <= detections.length ? l - 1 : -1);
+    opts.detectionOf?.push(det ? l - 1 : -1);
   }
   return cells;
 }
