@@ -1,19 +1,16 @@
 import fs from 'node:fs';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { resourcePath } from '../util/resources';
 import { IngestPool } from './pool';
 
 /** A kept-warm pool with no import for this long is stopped, so an idle app does not hold its memory. */
 export const INGEST_POOL_IDLE_MS = 10 * 60 * 1000;
 
 /**
- * The field a kept-warm pool's workers segment before the first import: a bundled 640x480 Chula demo field
- * (REDDINO_RESOURCES_DIR in the desktop bundle, the repository's resources otherwise); null when missing.
+ * The field a kept-warm pool's workers segment before the first import: a bundled 640x480 Chula demo field;
+ * null when missing.
  */
 export function defaultWarmUpField(): string | null {
-  const file = process.env.REDDINO_RESOURCES_DIR
-    ? path.join(process.env.REDDINO_RESOURCES_DIR, 'demo/12.jpg')
-    : path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../../resources/demo/12.jpg');
+  const file = resourcePath('demo/12.jpg');
   return fs.existsSync(file) ? file : null;
 }
 

@@ -6,9 +6,8 @@
  * Greek, Cyrillic and the other scripts of the font print as written. Without the font file it falls back to the
  * standard Helvetica in WinAnsi (Latin-1 plus a few symbols), printing '?' for anything else.
  */
-import path from 'node:path';
 import zlib from 'node:zlib';
-import { fileURLToPath } from 'node:url';
+import { resourcePath } from '../util/resources';
 import { TrueTypeFont } from './ttf';
 
 // Helvetica advance widths (1/1000 em) for codes 32..126, from the Adobe Helvetica AFM.
@@ -100,18 +99,12 @@ function pdfTextString(s: string): string {
 let shippedFont: TrueTypeFont | null | undefined;
 
 /**
- * The font the reports embed: DejaVu Sans (resources/fonts, Bitstream Vera licence), found like the detector
- * model (REDDINO_RESOURCES_DIR in the desktop bundle, the repository's resources otherwise). Null when the file is
+ * The font the reports embed: DejaVu Sans (resources/fonts, Bitstream Vera licence). Null when the file is
  * missing, so a broken install still writes a PDF, in Helvetica with '?' for what WinAnsi lacks.
  */
 export function reportFont(): TrueTypeFont | null {
   if (shippedFont !== undefined) return shippedFont;
-  const file = process.env.REDDINO_RESOURCES_DIR
-    ? path.join(process.env.REDDINO_RESOURCES_DIR, 'fonts/DejaVuSans.ttf')
-    : path.resolve(
-        path.dirname(fileURLToPath(import.meta.url)),
-        '../../../../resources/fonts/DejaVuSans.ttf',
-      );
+  const file = resourcePath('fonts/DejaVuSans.ttf');
   try {
     shippedFont = TrueTypeFont.fromFile(file);
   } catch {

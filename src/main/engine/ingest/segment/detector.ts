@@ -1,9 +1,9 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import * as ort from 'onnxruntime-node';
 import { boxIou, type CandidateScores, type RescoreModel } from './rescore';
 import type { CellKind, RgbImage } from './types';
+import { resourcePath } from '../../util/resources';
 
 /** The learned detector sees fields resized so that a typical RBC is this many px across. */
 export const DETECTOR_CELL_DIAMETER = 24;
@@ -52,16 +52,9 @@ interface DetectorSidecar {
   rescore?: RescoreModel;
 }
 
-/**
- * The model shipped with the app (trained by scripts/seg_train_detector.py). The desktop app sets
- * REDDINO_RESOURCES_DIR (its bundle does not keep the source layout); CLI and tests use the repository's resources.
- */
+/** The primary detector shipped with the app (its pair is named in detector-cells.json beside it). */
 export function defaultDetectorPath(): string {
-  if (process.env.REDDINO_RESOURCES_DIR) {
-    return path.join(process.env.REDDINO_RESOURCES_DIR, 'models/detector-cells.onnx');
-  }
-  const here = path.dirname(fileURLToPath(import.meta.url));
-  return path.resolve(here, '../../../../../resources/models/detector-cells.onnx');
+  return resourcePath('models/detector-cells.onnx');
 }
 
 /**
