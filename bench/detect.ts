@@ -9,16 +9,13 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { createHash } from 'node:crypto';
 import sharp from 'sharp';
 import { decodeImage } from '../src/main/engine/ingest/decode';
-import { rasterizeContour } from '../src/main/engine/ingest/segment/contour';
 import { segmentCells } from '../src/main/engine/ingest/segment/cells';
 import { CellDetector, defaultDetectorPath } from '../src/main/engine/ingest/segment/detector';
 import type { SegmentedCell } from '../src/main/engine/ingest/segment/types';
 import { dataPath } from '../test/helpers/data';
-
-type Box = [number, number, number, number];
+import { centreOwners, inHeldOutHalf, matchBoxes, readCentres, readYolo, type Box } from './detection-truth';
 
 const args = process.argv.slice(2);
 const argValue = (name: string, fallback: string) => {
@@ -35,43 +32,8 @@ const detectorArg = argValue('--detector', 'default');
 const threshold = Number(argValue('--threshold', '0')) || undefined;
 const OVERLAY_DIR = path.resolve('bench/overlays');
 
-/** Deterministic half split by file name, shared with the training script. */
-export function inHeldOutHalf(name: string, half: 'even' | 'odd'): boolean {
-  const byte = createHash('sha256').update(name).digest()[0];
-  return (byte % 2 === 0) === (half === 'even');
-}
-
 function keep(name: string): boolean {
   return split === 'all' || inHeldOutHalf(name, split as 'even' | 'odd');
-}
-
-function iou(a: Box, b: Box): number {
-  const ix = Math.max(0, Math.min(a[0] + a[2], b[0] + b[2]) - Math.max(a[0], b[0]));
-  const iy = Math.max(0, Math.min(a[1] + a[3], b[1] + b[3]) - Math.max(a[1], b[1]));
-  const inter = ix * iy;
-  return inter / (a[2] * a[3] + b[2] * b[3] - inter);
-}
-
-/** Greedy one-to-one matching by descending IoU; returns matched pairs (pred index, truth index). */
-function matchBoxes(pred: Box[], truth: Box[], minIou: number): Array<[number, number]> {
-  const pairs: Array<[number, number, number]> = [];
-  for (let i = 0; i < pred.length; i++) {
-    for (let j = 0; j < truth.length; j++) {
-      const v = iou(pred[i], truth[j]);
-      if (v >= minIou) pairs.push([v, i, j]);
-    }
-  }
-  pairs.sort((a, b) => b[0] - a[0]);
-  const usedP = new Set<number>();
-  const usedT = new Set<number>();
-  const out: Array<[number, number]> = [];
-  for (const [, i, j] of pairs) {
-    if (usedP.has(i) || usedT.has(j)) continue;
-    usedP.add(i);
-    usedT.add(j);
-    out.push([i, j]);
-  }
-  return out;
 }
 
 interface Counts {
@@ -89,16 +51,6 @@ const prf = (c: Counts) => {
   };
 };
 const round = (v: number) => Math.round(v * 10000) / 10000;
-
-function readYolo(file: string, width: number, height: number, cls: number): Box[] {
-  const boxes: Box[] = [];
-  for (const line of fs.readFileSync(file, 'utf8').split('\n')) {
-    const p = line.trim().split(/\s+/).map(Number);
-    if (p.length < 5 || p[0] !== cls) continue;
-    boxes.push([(p[1] - p[3] / 2) * width, (p[2] - p[4] / 2) * height, p[3] * width, p[4] * height]);
-  }
-  return boxes;
-}
 
 function readVoc(file: string, name: string): Box[] {
   const xml = fs.readFileSync(file, 'utf8');
@@ -273,26 +225,10 @@ async function main(): Promise<void> {
     chulaImages++;
     const file = path.join(chulaDir, f);
     const { img, cells } = await detect(file);
-    const points = fs
-      .readFileSync(file.replace(/\.jpg$/, '.txt'), 'utf8')
-      .split('\n')
-      .map((l) => l.trim().split(/\s+/).map(Number))
-      .filter((p) => p.length >= 3 && Number.isFinite(p[0]))
-      .map((p) => [p[0], p[1]] as [number, number]);
-    const owner = new Int32Array(img.width * img.height).fill(-1);
+    const points = readCentres(file.replace(/\.jpg$/, '.txt'));
     const rbcs = cells.filter((c) => c.kind === 'rbc');
-    rbcs.forEach((c, i) => {
-      const m = rasterizeContour(c.contour, c.bbox);
-      const [bx, by, bw, bh] = c.bbox;
-      for (let y = 0; y < bh; y++)
-        for (let x = 0; x < bw; x++) if (m[y * bw + x]) owner[(by + y) * img.width + bx + x] = i;
-    });
     const held = new Int32Array(rbcs.length);
-    const owners = points.map(([x, y]) => {
-      const xi = Math.min(img.width - 1, Math.max(0, Math.round(x)));
-      const yi = Math.min(img.height - 1, Math.max(0, Math.round(y)));
-      return owner[yi * img.width + xi];
-    });
+    const owners = centreOwners(rbcs, points, img.width, img.height);
     for (const o of owners) if (o >= 0) held[o]++;
     centres += points.length;
     let missed = 0;

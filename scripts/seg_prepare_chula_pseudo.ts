@@ -9,7 +9,6 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { createHash } from 'node:crypto';
 import sharp from 'sharp';
 import { decodeImage } from '../src/main/engine/ingest/decode';
 import {
@@ -18,6 +17,7 @@ import {
   defaultDetectorPath,
 } from '../src/main/engine/ingest/segment/detector';
 import { dataPath } from '../test/helpers/data';
+import { inHeldOutHalf } from '../bench/detection-truth';
 
 const teacherPath = path.resolve(process.argv[2] ?? defaultDetectorPath());
 const inDir = path.resolve(process.argv[3] ?? '.cache/seg-train');
@@ -39,7 +39,7 @@ for (const f of fs
   .readdirSync(dir)
   .filter((f) => f.endsWith('.jpg'))
   .sort()) {
-  if (createHash('sha256').update(f).digest()[0] % 2 === 0) continue; // even half: held out
+  if (inHeldOutHalf(f, 'even')) continue;
   const img = await decodeImage(path.join(dir, f));
   const found = await teacher.detect(img);
   const s = DETECTOR_CELL_DIAMETER / found.cellDiameter;

@@ -13,20 +13,18 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { createHash } from 'node:crypto';
 import { decodeImage } from '../src/main/engine/ingest/decode';
-import { rasterizeContour } from '../src/main/engine/ingest/segment/contour';
 import { CellDetector } from '../src/main/engine/ingest/segment/detector';
 import { segmentFieldWithDetections } from '../src/main/engine/ingest/segment/guided';
 import {
   RESCORE_FEATURES,
-  boxIou,
   expandFeatures,
   rescoreFeatures,
   standardise,
   type RescoreModel,
 } from '../src/main/engine/ingest/segment/rescore';
 import { dataPath } from '../test/helpers/data';
+import { centreOwners, inHeldOutHalf, matchBoxes, readCentres, readYolo } from '../bench/detection-truth';
 
-type Box = readonly [number, number, number, number];
 const args = process.argv.slice(2);
 const arg = (name: string, fallback: string) => {
   const i = args.indexOf(name);
@@ -40,28 +38,6 @@ const outPath = path.resolve(arg('--out', 'resources/models/detector-cells.json'
 const ITERATIONS = 4000;
 const RATE = 0.1;
 const L2 = 1e-3;
-
-const trainingHalf = (name: string) => createHash('sha256').update(name).digest()[0] % 2 === 1;
-
-/** Greedy one-to-one matching by descending IoU (as bench/detect.ts scores): the matched prediction indices. */
-function matched(pred: Box[], truth: Box[]): Set<number> {
-  const pairs: Array<[number, number, number]> = [];
-  pred.forEach((p, i) =>
-    truth.forEach((t, j) => {
-      const v = boxIou(p, t);
-      if (v >= 0.5) pairs.push([v, i, j]);
-    }),
-  );
-  pairs.sort((a, b) => b[0] - a[0]);
-  const usedP = new Set<number>();
-  const usedT = new Set<number>();
-  for (const [, i, j] of pairs) {
-    if (usedP.has(i) || usedT.has(j)) continue;
-    usedP.add(i);
-    usedT.add(j);
-  }
-  return usedP;
-}
 
 const pair = CellDetector.pair(
   await CellDetector.load(primaryPath, 1, true),
@@ -77,7 +53,7 @@ for (const set of ['txl-dev', 'chula-dev'] as const) {
   const dir = dataPath(set);
   for (const f of fs
     .readdirSync(dir)
-    .filter((f) => f.endsWith('.jpg') && trainingHalf(f))
+    .filter((f) => f.endsWith('.jpg') && inHeldOutHalf(f, 'odd'))
     .sort()) {
     const file = path.join(dir, f);
     const img = await decodeImage(file);
@@ -91,21 +67,13 @@ for (const set of ['txl-dev', 'chula-dev'] as const) {
       found.scores ?? [],
       found.cellDiameter,
     );
-    const ann = fs.readFileSync(file.replace(/\.jpg$/, '.txt'), 'utf8').split('\n');
+    const annotations = file.replace(/\.jpg$/, '.txt');
     if (set === 'txl-dev') {
-      const truth: Box[] = ann
-        .map((l) => l.trim().split(/\s+/).map(Number))
-        .filter((p) => p.length >= 5 && p[0] === 1)
-        .map((p) => [
-          (p[1] - p[3] / 2) * img.width,
-          (p[2] - p[4] / 2) * img.height,
-          p[3] * img.width,
-          p[4] * img.height,
-        ]);
+      const truth = readYolo(annotations, img.width, img.height, 1);
       const boxes = feats.index.map((i) =>
         detectionOf[i] >= 0 ? found.detections[detectionOf[i]].bbox : cells[i].bbox,
       );
-      const kept = matched(boxes, truth);
+      const kept = new Set(matchBoxes(boxes, truth, 0.5).map(([i]) => i));
       feats.rows.forEach((r, k) => {
         rows.push(r);
         labels.push(kept.has(k) ? 1 : 0);
@@ -115,23 +83,10 @@ for (const set of ['txl-dev', 'chula-dev'] as const) {
       counts.txlCandidates += feats.rows.length;
       counts.txlKept += kept.size;
     } else {
-      // Each labeled centre's owner: the first RBC candidate whose outline holds it.
-      const owner = new Int32Array(img.width * img.height).fill(-1);
-      for (let k = feats.index.length - 1; k >= 0; k--) {
-        const c = cells[feats.index[k]];
-        const m = rasterizeContour(c.contour, c.bbox);
-        const [bx, by, bw, bh] = c.bbox;
-        for (let y = 0; y < bh; y++)
-          for (let x = 0; x < bw; x++) if (m[y * bw + x]) owner[(by + y) * img.width + bx + x] = k;
-      }
-      const positives = new Set<number>();
-      for (const line of ann) {
-        const p = line.trim().split(/\s+/).map(Number);
-        if (p.length < 3 || !Number.isFinite(p[0])) continue;
-        const x = Math.min(img.width - 1, Math.max(0, Math.round(p[0])));
-        const y = Math.min(img.height - 1, Math.max(0, Math.round(p[1])));
-        if (owner[y * img.width + x] >= 0) positives.add(owner[y * img.width + x]);
-      }
+      // The RBC candidates that hold a labeled centre.
+      const rbcs = feats.index.map((i) => cells[i]);
+      const owners = centreOwners(rbcs, readCentres(annotations), img.width, img.height);
+      const positives = new Set(owners.filter((o) => o >= 0));
       for (const k of [...positives].sort((a, b) => a - b)) {
         rows.push(feats.rows[k]);
         labels.push(1);
