@@ -1,5 +1,5 @@
 import type { CellKind, CellOrigin, LabelSource } from '../../../shared/domain';
-import { blobF32, fromHalf, type CellRow, type CellStore } from './store';
+import { blobF32, fromHalf, type CellRow, type CellShapeColumns, type CellStore } from './store';
 
 /** SQL behind exports and reports: one streaming query over cells with their image, label and its provenance. */
 
@@ -109,25 +109,20 @@ export function* iterateExportCells(
   let lastId = -1;
   for (;;) {
     const page = stmt.all(...filterParams, lastImage, lastId) as Array<
-      CellRow & {
-        image_path: string;
-        image_name: string;
-        image_width: number;
-        image_height: number;
-        contour: Buffer | null;
-        area: number | null;
-        perimeter: number | null;
-        circularity: number | null;
-        convexity: number | null;
-        eccentricity: number | null;
-        mean_r: number | null;
-        mean_g: number | null;
-        mean_b: number | null;
-        class_name: string | null;
-        annotator: string | null;
-        source: LabelSource | null;
-        labeled_at: string | null;
-      }
+      CellRow &
+        CellShapeColumns & {
+          image_path: string;
+          image_name: string;
+          image_width: number;
+          image_height: number;
+          mean_r: number | null;
+          mean_g: number | null;
+          mean_b: number | null;
+          class_name: string | null;
+          annotator: string | null;
+          source: LabelSource | null;
+          labeled_at: string | null;
+        }
     >;
     for (const r of page) {
       lastImage = r.image_id;

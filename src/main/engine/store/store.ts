@@ -164,6 +164,16 @@ export interface CellRow {
   class_id: number | null;
 }
 
+/** The outline and morphometric columns of a cell row (null for cells stored without them). */
+export interface CellShapeColumns {
+  contour: Buffer | null;
+  area: number | null;
+  perimeter: number | null;
+  circularity: number | null;
+  convexity: number | null;
+  eccentricity: number | null;
+}
+
 /** What a label batch came from, copied onto the undo and redo batches that revert or replay it. */
 interface BatchOrigin {
   session_id: number | null;
@@ -455,15 +465,10 @@ export class CellStore {
        JOIN images i ON i.id = c.image_id
        LEFT JOIN cell_labels l ON l.cell_id = c.id WHERE c.id = ?`,
     ).get(id) as
-      | (CellRow & {
-          contour: Buffer | null;
-          area: number | null;
-          perimeter: number | null;
-          circularity: number | null;
-          convexity: number | null;
-          eccentricity: number | null;
-          image_name: string;
-        })
+      | (CellRow &
+          CellShapeColumns & {
+            image_name: string;
+          })
       | undefined;
     if (!r) return null;
     const pred = predictions ? predictionLookup(predictions) : null;
