@@ -27,6 +27,8 @@ export default tseslint.config(
       'test/fixtures',
       'bench/results',
       '**/*.cjs',
+      // AssemblyScript (its own types and builtins), compiled by scripts/build-wasm.mjs.
+      '**/*.as.ts',
     ],
   },
   js.configs.recommended,

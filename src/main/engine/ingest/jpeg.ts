@@ -1,8 +1,12 @@
 /**
  * Baseline JPEG encoder (YCbCr 4:2:0, Annex K quantisation and Huffman tables) for cell thumbnails. Thumbnails
  * are tiny (96 x 96) and there are ~100 per field: one native codec call each cost more in call overhead than
- * the encoding itself, so ingest encodes them here, synchronously, on the worker that cut them.
+ * the encoding itself, so ingest encodes them synchronously, on the worker that cut them. The DCT, quantisation
+ * and Huffman coding run in a small WebAssembly kernel (wasm/jpeg.as.ts, AssemblyScript, built by
+ * scripts/build-wasm.mjs): it produces the bytes the TypeScript encoder did, at under half its cost. Headers and
+ * tables are written here.
  */
+import { JPEG_WASM } from './wasm/jpeg-wasm';
 
 /** Natural (row-major) index of the coefficient at each zig-zag position. */
 const UNZIG = (() => {
@@ -135,13 +139,10 @@ function quantisersFor(quality: number): [Quantiser, Quantiser] {
   return pair;
 }
 
-/** Growable byte sink with the entropy coder's bit buffer and 0xFF byte stuffing. */
+/** Growable byte sink for the headers. */
 class ByteWriter {
   n = 0;
-  private acc = 0;
-  private bits = 0;
 
-  /** Encoding is synchronous, so one scratch buffer (grown as needed) serves every call. */
   constructor(public bytes: Uint8Array) {}
 
   byte(b: number): void {
@@ -157,123 +158,6 @@ class ByteWriter {
     this.byte(w >> 8);
     this.byte(w & 0xff);
   }
-
-  /** Appends the low `len` bits of `value` (len <= 16), most significant first. */
-  put(value: number, len: number): void {
-    this.acc = (this.acc << len) | (value & ((1 << len) - 1));
-    this.bits += len;
-    while (this.bits >= 8) {
-      const b = (this.acc >> (this.bits - 8)) & 0xff;
-      this.byte(b);
-      if (b === 0xff) this.byte(0);
-      this.bits -= 8;
-    }
-    this.acc &= (1 << this.bits) - 1;
-  }
-
-  /** Continues after bits coded elsewhere (`bits` < 8 pending bits in `acc`). */
-  restoreBits(acc: number, bits: number): void {
-    this.acc = acc;
-    this.bits = bits;
-  }
-
-  /** Pads the last byte with one bits, as the standard asks. */
-  flush(): void {
-    if (this.bits > 0) this.put(0x7f, 8 - this.bits);
-  }
-}
-
-/**
- * AAN forward DCT of the 8x8 block whose rows start at src[at + row * stride] (rows into `d`, then columns in
- * place), then quantisation to integers. Interior blocks are read straight from their plane, with no copy.
- */
-function forwardDctQuantise(
-  src: Float32Array,
-  at: number,
-  stride: number,
-  d: Float32Array,
-  scale: Float32Array,
-  out: Int32Array,
-): number {
-  // Both passes are written out with constant strides: the generic strided version ran markedly slower.
-  for (let o = 0, i = at; o < 64; o += 8, i += stride) {
-    const tmp0 = src[i] + src[i + 7];
-    const tmp7 = src[i] - src[i + 7];
-    const tmp1 = src[i + 1] + src[i + 6];
-    const tmp6 = src[i + 1] - src[i + 6];
-    const tmp2 = src[i + 2] + src[i + 5];
-    const tmp5 = src[i + 2] - src[i + 5];
-    const tmp3 = src[i + 3] + src[i + 4];
-    const tmp4 = src[i + 3] - src[i + 4];
-    const tmp10 = tmp0 + tmp3;
-    const tmp13 = tmp0 - tmp3;
-    const tmp11 = tmp1 + tmp2;
-    const tmp12 = tmp1 - tmp2;
-    d[o] = tmp10 + tmp11;
-    d[o + 4] = tmp10 - tmp11;
-    const z1 = (tmp12 + tmp13) * 0.707106781;
-    d[o + 2] = tmp13 + z1;
-    d[o + 6] = tmp13 - z1;
-    const t10 = tmp4 + tmp5;
-    const t11 = tmp5 + tmp6;
-    const t12 = tmp6 + tmp7;
-    const z5 = (t10 - t12) * 0.382683433;
-    const z2 = 0.5411961 * t10 + z5;
-    const z4 = 1.306562965 * t12 + z5;
-    const z3 = t11 * 0.707106781;
-    const z11 = tmp7 + z3;
-    const z13 = tmp7 - z3;
-    d[o + 5] = z13 + z2;
-    d[o + 3] = z13 - z2;
-    d[o + 1] = z11 + z4;
-    d[o + 7] = z11 - z4;
-  }
-  // Column pass with quantisation folded in: each coefficient rounded to float32 as if stored (the values are
-  // those of a separate store-then-quantise pass), written in zig-zag order (the order they are coded in). The
-  // last non-zero position is returned, so the coder stops there instead of walking the trailing zeros.
-  let last = 0;
-  for (let o = 0; o < 8; o++) {
-    const tmp0 = d[o] + d[o + 56];
-    const tmp7 = d[o] - d[o + 56];
-    const tmp1 = d[o + 8] + d[o + 48];
-    const tmp6 = d[o + 8] - d[o + 48];
-    const tmp2 = d[o + 16] + d[o + 40];
-    const tmp5 = d[o + 16] - d[o + 40];
-    const tmp3 = d[o + 24] + d[o + 32];
-    const tmp4 = d[o + 24] - d[o + 32];
-    const tmp10 = tmp0 + tmp3;
-    const tmp13 = tmp0 - tmp3;
-    const tmp11 = tmp1 + tmp2;
-    const tmp12 = tmp1 - tmp2;
-    const z1 = (tmp12 + tmp13) * 0.707106781;
-    const t10 = tmp4 + tmp5;
-    const t11 = tmp5 + tmp6;
-    const t12 = tmp6 + tmp7;
-    const z5 = (t10 - t12) * 0.382683433;
-    const z2 = 0.5411961 * t10 + z5;
-    const z4 = 1.306562965 * t12 + z5;
-    const z3 = t11 * 0.707106781;
-    const z11 = tmp7 + z3;
-    const z13 = tmp7 - z3;
-    last = quantise(tmp10 + tmp11, o, scale, out, last);
-    last = quantise(z11 + z4, o + 8, scale, out, last);
-    last = quantise(tmp13 + z1, o + 16, scale, out, last);
-    last = quantise(z13 - z2, o + 24, scale, out, last);
-    last = quantise(tmp10 - tmp11, o + 32, scale, out, last);
-    last = quantise(z13 + z2, o + 40, scale, out, last);
-    last = quantise(tmp13 - z1, o + 48, scale, out, last);
-    last = quantise(z11 - z4, o + 56, scale, out, last);
-  }
-  return last;
-}
-
-/** Quantises the coefficient at natural index k into its zig-zag slot; returns the last non-zero slot so far. */
-function quantise(value: number, k: number, scale: Float32Array, out: Int32Array, last: number): number {
-  const v = Math.fround(value) * scale[k];
-  const q = v > 0 ? (v + 0.5) | 0 : (v - 0.5) | 0;
-  const z = ZIG[k];
-  out[z] = q;
-  return q !== 0 && z > last ? z : last;
 }
 
 function writeHeaders(w: ByteWriter, width: number, height: number, luma: Quantiser, chroma: Quantiser) {
@@ -377,156 +261,6 @@ export function encodeJpeg(rgb: Uint8Array, width: number, height: number, quali
   return encodeJpegYcc(rgbToYcc(rgb, width, height), quality);
 }
 
-/** Copies the 8x8 block at (bx, by) of a plane into `block`, repeating the last row and column past the edge. */
-function loadEdgeBlock(
-  plane: Float32Array,
-  pw: number,
-  ph: number,
-  bx: number,
-  by: number,
-  block: Float32Array,
-) {
-  for (let y = 0; y < 8; y++) {
-    const row = Math.min(ph - 1, by + y) * pw;
-    for (let x = 0; x < 8; x++) block[y * 8 + x] = plane[row + Math.min(pw - 1, bx + x)];
-  }
-}
-
-/** Entropy coder state between blocks: output bytes, bit accumulator (< 8 pending bits) and its length. */
-interface Sink {
-  bytes: Uint8Array;
-  n: number;
-  acc: number;
-  bits: number;
-}
-
-/** A coded block is at most ~400 bytes even with every byte stuffed; the sink keeps this much room free. */
-const BLOCK_ROOM = 1024;
-
-/**
- * DCT, quantisation and Huffman coding of the 8x8 block at (bx, by) of a plane (repeating the last row and
- * column past the edge), appended to `s`; returns the block's DC for the next block's prediction. One function
- * with the bit accumulator in locals: the per-symbol method calls of ByteWriter cost several times the DCT.
- */
-function codeBlock(
-  s: Sink,
-  plane: Float32Array,
-  pw: number,
-  ph: number,
-  bx: number,
-  by: number,
-  block: Float32Array,
-  coef: Int32Array,
-  scale: Float32Array,
-  prevDc: number,
-  dc: HuffmanTable,
-  ac: HuffmanTable,
-): number {
-  let last: number;
-  if (bx + 8 <= pw && by + 8 <= ph) {
-    last = forwardDctQuantise(plane, by * pw + bx, pw, block, scale, coef);
-  } else {
-    loadEdgeBlock(plane, pw, ph, bx, by, block);
-    last = forwardDctQuantise(block, 0, 8, block, scale, coef);
-  }
-  if (s.n + BLOCK_ROOM > s.bytes.length) {
-    const grown = new Uint8Array(s.bytes.length * 2);
-    grown.set(s.bytes.subarray(0, s.n));
-    s.bytes = grown;
-  }
-  const out = s.bytes;
-  let n = s.n;
-  let acc = s.acc;
-  let bits = s.bits;
-  const dcCode = dc.code;
-  const dcLength = dc.length;
-  const acCode = ac.code;
-  const acLength = ac.length;
-  // Appends `len` (<= 16) bits; `acc` holds under 8 pending bits between appends, so it never passes 24 bits.
-  let code = 0;
-  let len = 0;
-  const diff = coef[0] - prevDc;
-  const cat = diff === 0 ? 0 : 32 - Math.clz32(diff < 0 ? -diff : diff);
-  code = dcCode[cat];
-  len = dcLength[cat];
-  acc = (acc << len) | code;
-  bits += len;
-  while (bits >= 8) {
-    bits -= 8;
-    const b = (acc >> bits) & 0xff;
-    out[n++] = b;
-    if (b === 0xff) out[n++] = 0;
-  }
-  acc &= (1 << bits) - 1;
-  if (cat) {
-    acc = (acc << cat) | ((diff < 0 ? diff + (1 << cat) - 1 : diff) & ((1 << cat) - 1));
-    bits += cat;
-    while (bits >= 8) {
-      bits -= 8;
-      const b = (acc >> bits) & 0xff;
-      out[n++] = b;
-      if (b === 0xff) out[n++] = 0;
-    }
-    acc &= (1 << bits) - 1;
-  }
-  let run = 0;
-  for (let z = 1; z <= last; z++) {
-    const v = coef[z];
-    if (v === 0) {
-      run++;
-      continue;
-    }
-    while (run >= 16) {
-      acc = (acc << acLength[0xf0]) | acCode[0xf0];
-      bits += acLength[0xf0];
-      while (bits >= 8) {
-        bits -= 8;
-        const b = (acc >> bits) & 0xff;
-        out[n++] = b;
-        if (b === 0xff) out[n++] = 0;
-      }
-      acc &= (1 << bits) - 1;
-      run -= 16;
-    }
-    const c = 32 - Math.clz32(v < 0 ? -v : v);
-    const sym = (run << 4) | c;
-    acc = (acc << acLength[sym]) | acCode[sym];
-    bits += acLength[sym];
-    while (bits >= 8) {
-      bits -= 8;
-      const b = (acc >> bits) & 0xff;
-      out[n++] = b;
-      if (b === 0xff) out[n++] = 0;
-    }
-    acc &= (1 << bits) - 1;
-    acc = (acc << c) | ((v < 0 ? v + (1 << c) - 1 : v) & ((1 << c) - 1));
-    bits += c;
-    while (bits >= 8) {
-      bits -= 8;
-      const b = (acc >> bits) & 0xff;
-      out[n++] = b;
-      if (b === 0xff) out[n++] = 0;
-    }
-    acc &= (1 << bits) - 1;
-    run = 0;
-  }
-  if (last < 63) {
-    acc = (acc << acLength[0]) | acCode[0];
-    bits += acLength[0];
-    while (bits >= 8) {
-      bits -= 8;
-      const b = (acc >> bits) & 0xff;
-      out[n++] = b;
-      if (b === 0xff) out[n++] = 0;
-    }
-    acc &= (1 << bits) - 1;
-  }
-  s.n = n;
-  s.acc = acc;
-  s.bits = bits;
-  return coef[0];
-}
-
 /** Header bytes (SOI to SOS) per size and quality: identical for every thumbnail, so written once. */
 const headers = new Map<string, Uint8Array>();
 
@@ -543,51 +277,184 @@ function headerBytes(width: number, height: number, quality: number): Uint8Array
   return h;
 }
 
-const sink: Sink = { bytes: new Uint8Array(16384), n: 0, acc: 0, bits: 0 };
-const blockScratch = new Float32Array(64);
-const coefScratch = new Int32Array(64);
+interface KernelExports {
+  memory: WebAssembly.Memory;
+  encodeScan(
+    y: number,
+    cb: number,
+    cr: number,
+    width: number,
+    height: number,
+    lumaScale: number,
+    chromaScale: number,
+    tables: number,
+    scratch: number,
+    dst: number,
+  ): number;
+  thumbnailPlanes(
+    patch: number,
+    pw: number,
+    ph: number,
+    planes: number,
+    taps: number,
+    size: number,
+    half: number,
+    outY: number,
+    outCb: number,
+    outCr: number,
+    tmp: number,
+  ): void;
+}
+
+// Fixed regions of the kernel's memory (bytes); each call's own data goes above DYNAMIC.
+const TABLES = 0; // zig-zag order, then DC/AC luma and chroma Huffman codes and lengths (wasm/jpeg.as.ts)
+const SCALES = 4096; // quantisation scales: luma f32[64], chroma f32[64]
+const SCRATCH = 4608; // one block: f32[64] and i32[64]
+const DYNAMIC = 8192;
+const PAGE = 65536;
+/** A coded block is at most ~400 bytes even with every byte stuffed. */
+const BLOCK_ROOM = 1024;
+/** A kernel whose memory grew past this (a huge crop's thumbnail) is dropped after the call. */
+const KEEP_BYTES = 64 * 2 ** 20;
+
+let wasmModule: WebAssembly.Module | null = null;
+
+/**
+ * The JPEG kernel of this thread: its WebAssembly exports, typed views of its memory, and a bump allocator
+ * that each (synchronous) encoding call starts afresh with reset().
+ */
+export class JpegKernel {
+  readonly k: KernelExports;
+  private top = DYNAMIC;
+  private quality = -1;
+  private buffer: ArrayBuffer | null = null;
+  private views: { u8: Uint8Array; i32: Int32Array; f32: Float32Array } | null = null;
+
+  constructor() {
+    wasmModule ??= new WebAssembly.Module(Buffer.from(JPEG_WASM, 'base64'));
+    this.k = new WebAssembly.Instance(wasmModule).exports as unknown as KernelExports;
+    this.ensure(DYNAMIC);
+    const u8 = this.u8;
+    u8.set(ZIG, TABLES);
+    [DC_LUMA, AC_LUMA, DC_CHROMA, AC_CHROMA].forEach((t, i) => {
+      const at = TABLES + 64 + i * 768;
+      new Uint16Array(this.k.memory.buffer, at, 256).set(t.code);
+      u8.set(t.length, at + 512);
+    });
+  }
+
+  reset(): void {
+    this.top = DYNAMIC;
+  }
+
+  /** `bytes` of this call's memory (8-byte aligned); the views below are renewed if the memory grew. */
+  alloc(bytes: number): number {
+    const at = this.top;
+    this.top = at + Math.ceil(bytes / 8) * 8;
+    this.ensure(this.top);
+    return at;
+  }
+
+  get u8(): Uint8Array {
+    return this.view().u8;
+  }
+
+  get i32(): Int32Array {
+    return this.view().i32;
+  }
+
+  get f32(): Float32Array {
+    return this.view().f32;
+  }
+
+  get oversized(): boolean {
+    return this.k.memory.buffer.byteLength > KEEP_BYTES;
+  }
+
+  private ensure(bytes: number): void {
+    const have = this.k.memory.buffer.byteLength;
+    if (bytes > have) this.k.memory.grow(Math.ceil((bytes - have) / PAGE));
+  }
+
+  private view() {
+    const buffer = this.k.memory.buffer;
+    if (buffer !== this.buffer || !this.views) {
+      this.buffer = buffer;
+      this.views = { u8: new Uint8Array(buffer), i32: new Int32Array(buffer), f32: new Float32Array(buffer) };
+    }
+    return this.views;
+  }
+
+  /**
+   * Encodes the planes at byte addresses y, cb and cr of this kernel's memory (see YccPlanes). With `shared`,
+   * the result is a view of the kernel's memory, valid until its next call (for a caller that copies it at
+   * once).
+   */
+  encodePlanes(
+    y: number,
+    cb: number,
+    cr: number,
+    width: number,
+    height: number,
+    quality: number,
+    shared: boolean,
+  ): Uint8Array {
+    const q = Math.min(100, Math.max(1, Math.round(quality)));
+    const header = headerBytes(width, height, q);
+    const blocks = Math.ceil(width / 16) * Math.ceil(height / 16) * 6;
+    const out = this.alloc(header.length + blocks * BLOCK_ROOM + 16);
+    if (q !== this.quality) {
+      const [luma, chroma] = quantisersFor(q);
+      this.f32.set(luma.scale, SCALES / 4);
+      this.f32.set(chroma.scale, SCALES / 4 + 64);
+      this.quality = q;
+    }
+    this.u8.set(header, out);
+    const n = this.k.encodeScan(
+      y,
+      cb,
+      cr,
+      width,
+      height,
+      SCALES,
+      SCALES + 256,
+      TABLES,
+      SCRATCH,
+      out + header.length,
+    );
+    const bytes = this.u8.subarray(out, out + header.length + n);
+    if (shared && !this.oversized) return bytes;
+    const own = bytes.slice();
+    if (this.oversized) dropKernel();
+    return own;
+  }
+}
+
+let kernel: JpegKernel | null = null;
+
+/** This thread's kernel, reset for a new call. */
+export function jpegKernel(): JpegKernel {
+  kernel ??= new JpegKernel();
+  kernel.reset();
+  return kernel;
+}
+
+function dropKernel(): void {
+  kernel = null;
+}
 
 /**
  * Encodes YCbCr planes (see YccPlanes) as a baseline JFIF JPEG with 4:2:0 chroma. With `shared`, the result is
- * a view of the encoder's own buffer, valid until the next call (for a caller that copies it at once).
+ * a view of the encoder's own memory, valid until the next call (for a caller that copies it at once).
  */
 export function encodeJpegYcc(planes: YccPlanes, quality = 85, shared = false): Uint8Array {
-  const { width, height } = planes;
-  const cw = (width + 1) >> 1;
-  const ch = (height + 1) >> 1;
-  const [luma, chroma] = quantisersFor(quality);
-  const header = headerBytes(width, height, quality);
-  // Encoding is synchronous, so one sink (grown as needed) serves every call.
-  const s = sink;
-  if (s.bytes.length < header.length + BLOCK_ROOM) s.bytes = new Uint8Array(header.length + 4 * BLOCK_ROOM);
-  s.bytes.set(header);
-  s.n = header.length;
-  s.acc = 0;
-  s.bits = 0;
-  const block = blockScratch;
-  const coef = coefScratch;
-  let dcY = 0;
-  let dcCb = 0;
-  let dcCr = 0;
-  for (let my = 0; my < height; my += 16) {
-    for (let mx = 0; mx < width; mx += 16) {
-      for (let q = 0; q < 4; q++) {
-        const bx = mx + (q & 1) * 8;
-        const by = my + (q >> 1) * 8;
-        dcY = codeBlock(s, planes.y, width, height, bx, by, block, coef, luma.scale, dcY, DC_LUMA, AC_LUMA);
-      }
-      const cx = mx >> 1;
-      const cy = my >> 1;
-      dcCb = codeBlock(s, planes.cb, cw, ch, cx, cy, block, coef, chroma.scale, dcCb, DC_CHROMA, AC_CHROMA);
-      dcCr = codeBlock(s, planes.cr, cw, ch, cx, cy, block, coef, chroma.scale, dcCr, DC_CHROMA, AC_CHROMA);
-    }
-  }
-  const w = new ByteWriter(s.bytes);
-  w.n = s.n;
-  w.restoreBits(s.acc, s.bits);
-  w.flush();
-  w.word(0xffd9);
-  // The writer grows the buffer it was given: keep the larger one for the next call.
-  s.bytes = w.bytes;
-  return shared ? w.bytes.subarray(0, w.n) : w.bytes.slice(0, w.n);
+  const k = jpegKernel();
+  const y = k.alloc(planes.y.length * 4);
+  const cb = k.alloc(planes.cb.length * 4);
+  const cr = k.alloc(planes.cr.length * 4);
+  const f32 = k.f32;
+  f32.set(planes.y, y / 4);
+  f32.set(planes.cb, cb / 4);
+  f32.set(planes.cr, cr / 4);
+  return k.encodePlanes(y, cb, cr, planes.width, planes.height, quality, shared);
 }

@@ -1,4 +1,4 @@
-import { encodeJpegYcc } from './jpeg';
+import { jpegKernel } from './jpeg';
 import type { RgbImage } from './segment/types';
 
 export const THUMB_SIZE = 96;
@@ -100,10 +100,7 @@ export function thumbnailPixels(
   return out;
 }
 
-/**
- * Scratch planes reused by every thumbnail (encoding is synchronous): slot 1 the resampler's intermediate,
- * 2-4 the colour-converted patch. Only the first `length` values of a slot are meaningful.
- */
+/** Scratch tap weights reused by every thumbnail (encoding is synchronous), one slot per tap set. */
 const scratch: Float32Array[] = [];
 
 function scratchFloats(slot: number, length: number): Float32Array {
@@ -127,74 +124,16 @@ function scratchTapIndex(slot: number, length: number): Int32Array {
   return a.subarray(0, length);
 }
 
-const planeY = new Float32Array(THUMB_SIZE * THUMB_SIZE);
-const planeCb = new Float32Array((THUMB_SIZE >> 1) * (THUMB_SIZE >> 1));
-const planeCr = new Float32Array((THUMB_SIZE >> 1) * (THUMB_SIZE >> 1));
-
-/** Resamples one plane (patch-relative taps) to outW x outH: horizontal pass, then vertical. */
-function resamplePlane(
-  src: Float32Array,
-  srcWidth: number,
-  srcHeight: number,
-  tx: ReturnType<typeof resampleTaps>,
-  ty: ReturnType<typeof resampleTaps>,
-  outW: number,
-  outH: number,
-  out: Float32Array,
-): Float32Array {
-  const tmp = scratchFloats(1, srcHeight * outW);
-  const { index, weight, span } = tx;
-  if (span === 2) {
-    // Enlarging (the usual case): two taps, written out.
-    for (let r = 0; r < srcHeight; r++) {
-      const row = r * srcWidth;
-      const o = r * outW;
-      for (let i = 0, k = 0; i < outW; i++, k += 2)
-        tmp[o + i] = weight[k] * src[row + index[k]] + weight[k + 1] * src[row + index[k + 1]];
-    }
-  } else {
-    for (let r = 0; r < srcHeight; r++) {
-      const row = r * srcWidth;
-      for (let i = 0; i < outW; i++) {
-        let acc = 0;
-        for (let k = i * span, end = k + span; k < end; k++) acc += weight[k] * src[row + index[k]];
-        tmp[r * outW + i] = acc;
-      }
-    }
-  }
-  if (ty.span === 2) {
-    for (let j = 0; j < outH; j++) {
-      const o = j * outW;
-      const w0 = ty.weight[2 * j];
-      const w1 = ty.weight[2 * j + 1];
-      const t0 = ty.index[2 * j] * outW;
-      const t1 = ty.index[2 * j + 1] * outW;
-      for (let i = 0; i < outW; i++) out[o + i] = w0 * tmp[t0 + i] + w1 * tmp[t1 + i];
-    }
-    return out;
-  }
-  out.fill(0, 0, outW * outH);
-  for (let j = 0; j < outH; j++) {
-    const o = j * outW;
-    for (let k = j * ty.span, end = k + ty.span; k < end; k++) {
-      const w = ty.weight[k];
-      if (w === 0) continue;
-      const t = ty.index[k] * outW;
-      for (let i = 0; i < outW; i++) out[o + i] += w * tmp[t + i];
-    }
-  }
-  return out;
-}
-
 /**
  * A square, context-padded JPEG thumbnail centred on the cell: the same patch as thumbnailPixels, but colour
  * converted once at source resolution (a cell patch is ~3x smaller than the thumbnail) and resampled straight
- * into the encoder's planes (luma at 96 px, chroma at 48 px), with no 8-bit RGB image in between.
+ * into the encoder's planes (luma at 96 px, chroma at 48 px), with no 8-bit RGB image in between. The taps are
+ * computed here; the patch is copied into the JPEG kernel, which converts, resamples and encodes it.
  */
 export function cellThumbnail(
   img: RgbImage,
   bbox: readonly [number, number, number, number],
-  /** Return a view of the encoder's buffer, valid until the next thumbnail, for a caller that copies it. */
+  /** Return a view of the encoder's memory, valid until the next thumbnail, for a caller that copies it. */
   shared = false,
 ): Uint8Array {
   const size = THUMB_SIZE;
@@ -226,38 +165,36 @@ export function cellThumbnail(
       }
     }
   }
-  for (let k = 0; k < 4; k++) {
-    const index = taps[k].index;
-    const lo = k % 2 === 0 ? colLo : rowLo;
-    for (let i = 0; i < index.length; i++) index[i] -= lo;
-  }
   const pw = colHi - colLo + 1;
   const ph = rowHi - rowLo + 1;
-  const y = scratchFloats(2, pw * ph);
-  const cb = scratchFloats(3, pw * ph);
-  const cr = scratchFloats(4, pw * ph);
+  const kernel = jpegKernel();
+  const patch = kernel.alloc(pw * ph * 3);
+  const planes = kernel.alloc(pw * ph * 12);
+  const tmp = kernel.alloc(ph * size * 4);
+  const outY = kernel.alloc(size * size * 4);
+  const outCb = kernel.alloc(half * half * 4);
+  const outCr = kernel.alloc(half * half * 4);
+  const table = kernel.alloc(48);
+  const tapAt = taps.map((t) => [kernel.alloc(t.index.length * 4), kernel.alloc(t.index.length * 4)]);
+  // Views after the last alloc (growing the memory renews them).
+  const { u8, i32, f32 } = kernel;
   const { data, width } = img;
   for (let r = 0; r < ph; r++) {
-    for (let c = 0; c < pw; c++) {
-      const p = ((rowLo + r) * width + colLo + c) * 3;
-      const R = data[p];
-      const G = data[p + 1];
-      const B = data[p + 2];
-      const i = r * pw + c;
-      y[i] = 0.299 * R + 0.587 * G + 0.114 * B - 128;
-      cb[i] = -0.168736 * R - 0.331264 * G + 0.5 * B;
-      cr[i] = 0.5 * R - 0.418688 * G - 0.081312 * B;
-    }
+    const from = ((rowLo + r) * width + colLo) * 3;
+    u8.set(data.subarray(from, from + pw * 3), patch + r * pw * 3);
   }
-  return encodeJpegYcc(
-    {
-      y: resamplePlane(y, pw, ph, taps[0], taps[1], size, size, planeY),
-      cb: resamplePlane(cb, pw, ph, taps[2], taps[3], half, half, planeCb),
-      cr: resamplePlane(cr, pw, ph, taps[2], taps[3], half, half, planeCr),
-      width: size,
-      height: size,
-    },
-    85,
-    shared,
-  );
+  for (let k = 0; k < 4; k++) {
+    const { index, weight, span } = taps[k];
+    const [indexAt, weightAt] = tapAt[k];
+    // Patch-relative source indices.
+    const lo = k % 2 === 0 ? colLo : rowLo;
+    const base = indexAt >> 2;
+    for (let i = 0; i < index.length; i++) i32[base + i] = index[i] - lo;
+    f32.set(weight.subarray(0, index.length), weightAt >> 2);
+    i32[(table >> 2) + 3 * k] = indexAt;
+    i32[(table >> 2) + 3 * k + 1] = weightAt;
+    i32[(table >> 2) + 3 * k + 2] = span;
+  }
+  kernel.k.thumbnailPlanes(patch, pw, ph, planes, table, size, half, outY, outCb, outCr, tmp);
+  return kernel.encodePlanes(outY, outCb, outCr, size, size, 85, shared);
 }
