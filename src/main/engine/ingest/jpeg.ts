@@ -307,9 +307,9 @@ interface KernelExports {
 }
 
 // Fixed regions of the kernel's memory (bytes); each call's own data goes above DYNAMIC.
-const TABLES = 0; // zig-zag order, then DC/AC luma and chroma Huffman codes and lengths (wasm/jpeg.as.ts)
-const SCALES = 4096; // quantisation scales: luma f32[64], chroma f32[64]
-const SCRATCH = 4608; // one block: f32[64] and i32[64]
+const TABLES = 0; // zig-zag order, Huffman codes and lengths, natural order (wasm/jpeg.as.ts)
+const SCALES = 4096; // quantisation scales: luma f64[64], chroma f64[64]
+const SCRATCH = 5120; // one block: f32[64] and i32[64]
 const DYNAMIC = 8192;
 const PAGE = 65536;
 /** A coded block is at most ~400 bytes even with every byte stuffed. */
@@ -341,6 +341,7 @@ export class JpegKernel {
       new Uint16Array(this.k.memory.buffer, at, 256).set(t.code);
       u8.set(t.length, at + 512);
     });
+    u8.set(UNZIG, TABLES + 64 + 4 * 768);
   }
 
   reset(): void {
@@ -405,8 +406,9 @@ export class JpegKernel {
     const out = this.alloc(header.length + blocks * BLOCK_ROOM + 16);
     if (q !== this.quality) {
       const [luma, chroma] = quantisersFor(q);
-      this.f32.set(luma.scale, SCALES / 4);
-      this.f32.set(chroma.scale, SCALES / 4 + 64);
+      const scales = new Float64Array(this.k.memory.buffer, SCALES, 128);
+      scales.set(luma.scale);
+      scales.set(chroma.scale, 64);
       this.quality = q;
     }
     this.u8.set(header, out);
@@ -417,7 +419,7 @@ export class JpegKernel {
       width,
       height,
       SCALES,
-      SCALES + 256,
+      SCALES + 512,
       TABLES,
       SCRATCH,
       out + header.length,

@@ -317,10 +317,12 @@ function resizeToPlanar(img: RgbImage, w: number, h: number, W: number, H: numbe
   if (k > 1) {
     box = new Float32Array(bw * bh * 3);
     const cnt = new Float32Array(bw * bh);
+    const colBox = new Int32Array(width);
+    for (let x = 0; x < width; x++) colBox[x] = (x / k) | 0;
     for (let y = 0; y < height; y++) {
       const row = ((y / k) | 0) * bw;
       for (let x = 0; x < width; x++) {
-        const q = row + ((x / k) | 0);
+        const q = row + colBox[x];
         const p = (y * width + x) * 3;
         box[q * 3] += data[p];
         box[q * 3 + 1] += data[p + 1];
@@ -349,30 +351,47 @@ function resizeToPlanar(img: RgbImage, w: number, h: number, W: number, H: numbe
     col1[x] = Math.min(bw - 1, x0 + 1) * 3;
     colT[x] = sxf - x0;
   }
+  const plane2 = 2 * plane;
   for (let y = 0; y < H; y++) {
     const syf = Math.min(bh - 1, Math.max(0, (Math.min(y, h - 1) + 0.5) * fy - 0.5));
     const y0 = Math.floor(syf);
     const y1 = Math.min(bh - 1, y0 + 1);
     const ty = syf - y0;
+    const uy = 1 - ty;
     const r0 = y0 * bw * 3;
     const r1 = y1 * bw * 3;
-    for (let x = 0; x < W; x++) {
-      const tx = colT[x];
-      const o = y * W + x;
-      for (let c = 0; c < 3; c++) {
-        let a: number, b: number, cc: number, d: number;
-        if (box) {
-          a = box[r0 + col0[x] + c];
-          b = box[r0 + col1[x] + c];
-          cc = box[r1 + col0[x] + c];
-          d = box[r1 + col1[x] + c];
-        } else {
-          a = UNIT[data[r0 + col0[x] + c]];
-          b = UNIT[data[r0 + col1[x] + c]];
-          cc = UNIT[data[r1 + col0[x] + c]];
-          d = UNIT[data[r1 + col1[x] + c]];
-        }
-        out[c * plane + o] = (a * (1 - tx) + b * tx) * (1 - ty) + (cc * (1 - tx) + d * tx) * ty;
+    const o0 = y * W;
+    // The same expression per channel in both branches: (a (1 - tx) + b tx) (1 - ty) + (c (1 - tx) + d tx) ty.
+    if (box) {
+      for (let x = 0; x < W; x++) {
+        const tx = colT[x];
+        const ux = 1 - tx;
+        const a = r0 + col0[x];
+        const b = r0 + col1[x];
+        const c = r1 + col0[x];
+        const d = r1 + col1[x];
+        const o = o0 + x;
+        out[o] = (box[a] * ux + box[b] * tx) * uy + (box[c] * ux + box[d] * tx) * ty;
+        out[o + plane] = (box[a + 1] * ux + box[b + 1] * tx) * uy + (box[c + 1] * ux + box[d + 1] * tx) * ty;
+        out[o + plane2] = (box[a + 2] * ux + box[b + 2] * tx) * uy + (box[c + 2] * ux + box[d + 2] * tx) * ty;
+      }
+    } else {
+      for (let x = 0; x < W; x++) {
+        const tx = colT[x];
+        const ux = 1 - tx;
+        const a = r0 + col0[x];
+        const b = r0 + col1[x];
+        const c = r1 + col0[x];
+        const d = r1 + col1[x];
+        const o = o0 + x;
+        out[o] =
+          (UNIT[data[a]] * ux + UNIT[data[b]] * tx) * uy + (UNIT[data[c]] * ux + UNIT[data[d]] * tx) * ty;
+        out[o + plane] =
+          (UNIT[data[a + 1]] * ux + UNIT[data[b + 1]] * tx) * uy +
+          (UNIT[data[c + 1]] * ux + UNIT[data[d + 1]] * tx) * ty;
+        out[o + plane2] =
+          (UNIT[data[a + 2]] * ux + UNIT[data[b + 2]] * tx) * uy +
+          (UNIT[data[c + 2]] * ux + UNIT[data[d + 2]] * tx) * ty;
       }
     }
   }

@@ -15,11 +15,13 @@
 // +832     AC luma
 // +1600    DC chroma
 // +2368    AC chroma
+// +3136    natural index of each zig-zag position, u8[64]
 const ZIG: usize = 0;
 const DC_LUMA: usize = 64;
 const AC_LUMA: usize = 64 + 768;
 const DC_CHROMA: usize = 64 + 2 * 768;
 const AC_CHROMA: usize = 64 + 3 * 768;
+const UNZIG: usize = 64 + 4 * 768;
 
 // ---- entropy coder state -------------------------------------------------------------------------------------
 let out: usize = 0;
@@ -51,19 +53,32 @@ function st(p: usize, v: f64): void {
   store<f32>(p, <f32>v);
 }
 
-/** Quantises the coefficient at natural index k into its zig-zag slot; returns the last non-zero slot so far. */
+/** Sign bit of each f64 lane. */
+const SIGN = i64x2.splat(0x8000000000000000);
+const HALF = f64x2.splat(0.5);
+
+/**
+ * Quantises the coefficients at natural indices k and k + 1 (lanes 0 and 1: f64, each rounded to f32 as if
+ * stored, times its scale, rounded half away from zero) into coef[k], coef[k + 1]; returns their non-zero bits.
+ */
 @inline
-function quantise(value: f64, k: usize, scale: usize, tables: usize, coef: usize, last: i32): i32 {
-  const v = <f64>(<f32>value) * f(scale + (k << 2));
-  const q = v > 0 ? <i32>(v + 0.5) : <i32>(v - 0.5);
-  const z = <i32>load<u8>(tables + ZIG + k);
-  store<i32>(coef + (<usize>z << 2), q);
-  return q != 0 && z > last ? z : last;
+function quantisePair(value: v128, k: usize, scale: usize, coef: usize): u64 {
+  const v = f64x2.mul(f64x2.promote_low_f32x4(f32x4.demote_f64x2_zero(value)), v128.load(scale + (k << 3)));
+  // v + 0.5 for v > 0 and v - 0.5 otherwise, then truncation: what (v +- 0.5) | 0 gives in JavaScript.
+  const q = i32x4.trunc_sat_f64x2_s_zero(f64x2.add(v, v128.or(HALF, v128.and(v, SIGN))));
+  v128.store64_lane(coef + (k << 2), q, 0);
+  return <u64>(i32x4.bitmask(i32x4.ne(q, i32x4.splat(0))) & 3) << k;
+}
+
+@inline
+function pair(p: usize): v128 {
+  return f64x2.promote_low_f32x4(v128.load64_zero(p));
 }
 
 /**
- * AAN forward DCT of the 8x8 block whose rows start at src + row * stride floats (rows into `d`, then columns),
- * then quantisation to integers in zig-zag order; returns the last non-zero zig-zag position.
+ * AAN forward DCT of the 8x8 block whose rows start at src + row * stride floats (rows into `d`, then columns,
+ * two at a time in f64x2 lanes), then quantisation to integers in natural order at `coef` (`scale`: f64[64]);
+ * returns the last non-zero zig-zag position.
  */
 function forwardDctQuantise(src: usize, stride: usize, d: usize, scale: usize, tables: usize, coef: usize): i32 {
   for (let r: usize = 0; r < 8; r++) {
@@ -108,39 +123,58 @@ function forwardDctQuantise(src: usize, stride: usize, d: usize, scale: usize, t
     st(o + 4, z11 + z4);
     st(o + 28, z11 - z4);
   }
-  let last: i32 = 0;
-  for (let c: usize = 0; c < 8; c++) {
+  const c707 = f64x2.splat(0.707106781);
+  const c383 = f64x2.splat(0.382683433);
+  const c541 = f64x2.splat(0.5411961);
+  const c1307 = f64x2.splat(1.306562965);
+  let mask: u64 = 0;
+  for (let c: usize = 0; c < 8; c += 2) {
     const o = d + c * 4;
-    const tmp0 = f(o) + f(o + 224);
-    const tmp7 = f(o) - f(o + 224);
-    const tmp1 = f(o + 32) + f(o + 192);
-    const tmp6 = f(o + 32) - f(o + 192);
-    const tmp2 = f(o + 64) + f(o + 160);
-    const tmp5 = f(o + 64) - f(o + 160);
-    const tmp3 = f(o + 96) + f(o + 128);
-    const tmp4 = f(o + 96) - f(o + 128);
-    const tmp10 = tmp0 + tmp3;
-    const tmp13 = tmp0 - tmp3;
-    const tmp11 = tmp1 + tmp2;
-    const tmp12 = tmp1 - tmp2;
-    const z1 = (tmp12 + tmp13) * 0.707106781;
-    const t10 = tmp4 + tmp5;
-    const t11 = tmp5 + tmp6;
-    const t12 = tmp6 + tmp7;
-    const z5 = (t10 - t12) * 0.382683433;
-    const z2 = 0.5411961 * t10 + z5;
-    const z4 = 1.306562965 * t12 + z5;
-    const z3 = t11 * 0.707106781;
-    const z11 = tmp7 + z3;
-    const z13 = tmp7 - z3;
-    last = quantise(tmp10 + tmp11, c, scale, tables, coef, last);
-    last = quantise(z11 + z4, c + 8, scale, tables, coef, last);
-    last = quantise(tmp13 + z1, c + 16, scale, tables, coef, last);
-    last = quantise(z13 - z2, c + 24, scale, tables, coef, last);
-    last = quantise(tmp10 - tmp11, c + 32, scale, tables, coef, last);
-    last = quantise(z13 + z2, c + 40, scale, tables, coef, last);
-    last = quantise(tmp13 - z1, c + 48, scale, tables, coef, last);
-    last = quantise(z11 - z4, c + 56, scale, tables, coef, last);
+    const d0 = pair(o);
+    const d1 = pair(o + 32);
+    const d2 = pair(o + 64);
+    const d3 = pair(o + 96);
+    const d4 = pair(o + 128);
+    const d5 = pair(o + 160);
+    const d6 = pair(o + 192);
+    const d7 = pair(o + 224);
+    const tmp0 = f64x2.add(d0, d7);
+    const tmp7 = f64x2.sub(d0, d7);
+    const tmp1 = f64x2.add(d1, d6);
+    const tmp6 = f64x2.sub(d1, d6);
+    const tmp2 = f64x2.add(d2, d5);
+    const tmp5 = f64x2.sub(d2, d5);
+    const tmp3 = f64x2.add(d3, d4);
+    const tmp4 = f64x2.sub(d3, d4);
+    const tmp10 = f64x2.add(tmp0, tmp3);
+    const tmp13 = f64x2.sub(tmp0, tmp3);
+    const tmp11 = f64x2.add(tmp1, tmp2);
+    const tmp12 = f64x2.sub(tmp1, tmp2);
+    const z1 = f64x2.mul(f64x2.add(tmp12, tmp13), c707);
+    const t10 = f64x2.add(tmp4, tmp5);
+    const t11 = f64x2.add(tmp5, tmp6);
+    const t12 = f64x2.add(tmp6, tmp7);
+    const z5 = f64x2.mul(f64x2.sub(t10, t12), c383);
+    const z2 = f64x2.add(f64x2.mul(c541, t10), z5);
+    const z4 = f64x2.add(f64x2.mul(c1307, t12), z5);
+    const z3 = f64x2.mul(t11, c707);
+    const z11 = f64x2.add(tmp7, z3);
+    const z13 = f64x2.sub(tmp7, z3);
+    mask |= quantisePair(f64x2.add(tmp10, tmp11), c, scale, coef);
+    mask |= quantisePair(f64x2.add(z11, z4), c + 8, scale, coef);
+    mask |= quantisePair(f64x2.add(tmp13, z1), c + 16, scale, coef);
+    mask |= quantisePair(f64x2.sub(z13, z2), c + 24, scale, coef);
+    mask |= quantisePair(f64x2.sub(tmp10, tmp11), c + 32, scale, coef);
+    mask |= quantisePair(f64x2.add(z13, z2), c + 40, scale, coef);
+    mask |= quantisePair(f64x2.sub(tmp13, z1), c + 48, scale, coef);
+    mask |= quantisePair(f64x2.sub(z11, z4), c + 56, scale, coef);
+  }
+  // The last non-zero coefficient in zig-zag order: the largest zig-zag position among the non-zero bits.
+  let last: i32 = 0;
+  while (mask) {
+    const z = <i32>load<u8>(tables + ZIG + <usize>ctz(mask));
+    if (z > last) last = z;
+    mask &= mask - 1;
   }
   return last;
 }
@@ -192,7 +226,7 @@ function codeBlock(
   if (cat) emit((diff < 0 ? diff + (1 << cat) - 1 : diff) & ((1 << cat) - 1), cat);
   let run = 0;
   for (let z = 1; z <= last; z++) {
-    const v = load<i32>(coef + (<usize>z << 2));
+    const v = load<i32>(coef + (<usize>load<u8>(tables + UNZIG + z) << 2));
     if (v == 0) {
       run++;
       continue;
@@ -312,7 +346,15 @@ function resamplePlane(
       const w1 = f(yWeight + (<usize>(2 * j + 1) << 2));
       const t0 = tmp + (<usize>(load<i32>(yIndex + (<usize>(2 * j) << 2)) * outW) << 2);
       const t1 = tmp + (<usize>(load<i32>(yIndex + (<usize>(2 * j + 1) << 2)) * outW) << 2);
-      for (let i: usize = 0; i < <usize>outW; i++) st(o + (i << 2), w0 * f(t0 + (i << 2)) + w1 * f(t1 + (i << 2)));
+      // Two outputs per step in f64x2 lanes (each the same f64 sum as the scalar tail), then the odd one.
+      const v0 = f64x2.splat(w0);
+      const v1 = f64x2.splat(w1);
+      const even = <usize>outW & ~1;
+      for (let i: usize = 0; i < even; i += 2) {
+        const a = f64x2.add(f64x2.mul(v0, pair(t0 + (i << 2))), f64x2.mul(v1, pair(t1 + (i << 2))));
+        v128.store64_lane(o + (i << 2), f32x4.demote_f64x2_zero(a), 0);
+      }
+      for (let i = even; i < <usize>outW; i++) st(o + (i << 2), w0 * f(t0 + (i << 2)) + w1 * f(t1 + (i << 2)));
     }
     return;
   }
