@@ -141,10 +141,7 @@ describe('ingest workers kept warm while a project is open', () => {
     const lease = keeper.acquire();
     const threadIds = [...lease.pool.threadIds];
     await keeper.whenReady();
-    const r = await lease.pool.process(dataPath('fixture', 'chula_fields', '2.jpg'), {
-      mode: 'field',
-      scope: 1,
-    });
+    const r = await lease.pool.process(dataPath('fixture', 'chula_fields', '2.jpg'), { mode: 'field' });
     expect(r.ok && r.cells.length).toBeGreaterThan(50);
     // Held by an import: never stopped for idleness.
     await new Promise((res) => setTimeout(res, 600));

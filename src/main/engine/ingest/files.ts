@@ -1,6 +1,9 @@
 import fs from 'node:fs';
 import path from 'node:path';
 
+/** Fields larger than this are segmented in tiles read from the file one region at a time. */
+export const LARGE_FIELD_PIXELS = 4096 * 4096;
+
 export const IMAGE_EXTENSIONS = new Set(['.jpg', '.jpeg', '.png', '.tif', '.tiff', '.bmp', '.webp']);
 
 export interface IngestFile {

@@ -1,5 +1,11 @@
 import { parentPort } from 'node:worker_threads';
-import { preloadDetector, processImage, type ProcessOptions, type ProcessResult } from './process-image';
+import {
+  preloadDetector,
+  processImage,
+  type FieldScale,
+  type ProcessOptions,
+  type ProcessResult,
+} from './process-image';
 
 interface Task {
   id: number;
@@ -18,9 +24,6 @@ interface WarmUp {
 // anything is compiled, makes the warm-up's (or the first images') optimized code the code that stays.
 const probe = new ArrayBuffer(8);
 structuredClone(probe, { transfer: [probe] });
-
-/** Scale scope of the warm-up field: no import uses it (imports count up from 1). */
-const WARM_UP_SCOPE = -1;
 
 /**
  * The pool keeps up to two tasks queued here, so the next image starts the moment one is done (no round trip
@@ -44,8 +47,12 @@ async function run(task: Task): Promise<void> {
 async function warm(w: WarmUp): Promise<void> {
   try {
     await preloadDetector();
+    // The first run searches the scale, the others reuse it (as an import's later fields do).
+    let scale: FieldScale | undefined;
     for (let i = 0; w.warmUp && i < w.runs; i++) {
-      await processImage(w.warmUp, { mode: 'field', scope: WARM_UP_SCOPE });
+      const r = await processImage(w.warmUp, { mode: 'field', scale });
+      if (r.ok && r.cellDiameter)
+        scale ??= { width: r.width, height: r.height, cellDiameter: r.cellDiameter };
     }
   } finally {
     parentPort!.postMessage({ warmed: true });

@@ -9,13 +9,12 @@ import { CellDetector, defaultDetectorPath } from './segment/detector';
 import { rasterizeContour } from './segment/contour';
 import type { RgbImage, SegmentedCell } from './segment/types';
 import { cellThumbnail } from './thumbnail';
+import { LARGE_FIELD_PIXELS } from './files';
 import { maskFromCrop, writeMorphologyFeatures, MORPHOLOGY_DIMS } from '../embed/morphology';
 import type { CellKind } from '../../../shared/domain';
 
 export { THUMB_SIZE } from './thumbnail';
-
-/** Fields larger than this are segmented in tiles read from the file one region at a time. */
-export const LARGE_FIELD_PIXELS = 4096 * 4096;
+export { LARGE_FIELD_PIXELS };
 
 /**
  * Core tile side for large fields. The detector's activations dominate a tile's working memory (~270 MB for a
@@ -23,6 +22,9 @@ export const LARGE_FIELD_PIXELS = 4096 * 4096;
  * quarter more pixels than 2048 px tiles would.
  */
 export const LARGE_FIELD_TILE = 1024;
+
+/** A field's own scale search is passed on to the import's other fields of its size only if it found this many. */
+const MIN_CELLS_FOR_SCALE = 10;
 
 export interface ProcessedCell {
   kind: CellKind;
@@ -52,10 +54,22 @@ export type ProcessResult =
       cells: ProcessedCell[];
       /** Raw (unstandardized) morphology vectors, one row per cell. */
       morphology: Float32Array;
+      /**
+       * The RBC diameter a whole field was segmented at (its own scale search, or opts.scale); absent
+       * for crops, annotation boxes, large fields and fields with too few cells to measure a scale on.
+       */
+      cellDiameter?: number;
       /** The buffers behind the cells' thumbnails and contours (ResultArena), for transfer to the engine. */
       buffers: ArrayBuffer[];
     }
   | { ok: false; path: string; reason: string; message: string };
+
+export interface FieldScale {
+  width: number;
+  height: number;
+  /** Typical RBC diameter in px. */
+  cellDiameter: number;
+}
 
 export interface ProcessOptions {
   mode: 'field' | 'crop';
@@ -67,43 +81,15 @@ export interface ProcessOptions {
   /** Core tile side for large fields (default LARGE_FIELD_TILE). */
   tileSize?: number;
   /**
-   * The import this image belongs to: the cell diameter a field's scale search finds is reused only by later
-   * fields of the same size in the same import (a warm worker serves many imports, and its warm-up field none).
+   * The scale to segment a field of this size at, skipping its scale search (ignored for a field of another
+   * size): the engine passes the RBC diameter the first field of this size in the import was segmented at
+   * (ProcessResult.cellDiameter), so every field of one size is segmented at one scale whichever worker gets
+   * it, and a re-import gives the same cells.
    */
-  scope?: number;
+  scale?: FieldScale;
 }
 
 let detector: Promise<CellDetector | null> | null = null;
-
-/**
- * Typical RBC diameter found per image size. Fields of one size almost always come from one scanner and
- * magnification, so later fields reuse the diameter the first one's scale search found: one detector pass per
- * field instead of four to six. A new size (another source in the same import) gets its own search.
- */
-const diameterBySize = new Map<string, number>();
-/** Scopes seen most recently, newest last: the diameters of older imports are dropped. */
-const recentScopes: number[] = [];
-const KEPT_SCOPES = 4;
-
-function scaleKey(rgb: RgbImage, scope: number | undefined): string {
-  if (scope != null && recentScopes[recentScopes.length - 1] !== scope) {
-    const at = recentScopes.indexOf(scope);
-    if (at >= 0) recentScopes.splice(at, 1);
-    recentScopes.push(scope);
-    if (recentScopes.length > KEPT_SCOPES) {
-      const old = `${recentScopes.shift()}:`;
-      for (const k of [...diameterBySize.keys()]) if (k.startsWith(old)) diameterBySize.delete(k);
-    }
-  }
-  return `${scope ?? ''}:${rgb.width}x${rgb.height}`;
-}
-
-async function segmentWithKnownScale(rgb: RgbImage, det: CellDetector | null, scope: number | undefined) {
-  const key = scaleKey(rgb, scope);
-  const seg = await segmentCells(rgb, { detector: det, cellDiameter: diameterBySize.get(key) });
-  if (!diameterBySize.has(key) && seg.cells.length >= 10) diameterBySize.set(key, seg.cellDiameter);
-  return seg.cells;
-}
 
 /**
  * Segments a large field tile by tile with the detector at the scale found on its central region and the
@@ -243,6 +229,7 @@ export async function processImage(path: string, opts: ProcessOptions): Promise<
   const cells: ProcessedCell[] = [];
   const features: Float32Array[] = [];
   const arena = new ResultArena();
+  let cellDiameter: number | undefined;
   if (opts.mode === 'crop') {
     const mask = maskFromCrop({ rgb: img.data, width: img.width, height: img.height });
     const m = maskStats(rgb, mask);
@@ -276,11 +263,17 @@ export async function processImage(path: string, opts: ProcessOptions): Promise<
     }
   } else {
     const det = await loadDetector();
-    for (const c of await segmentWithKnownScale(rgb, det, opts.scope))
-      measureSegmentedCell(rgb, 0, 0, c, cells, features, arena);
+    const given = opts.scale && opts.scale.width === img.width && opts.scale.height === img.height;
+    const seg = await segmentCells(rgb, {
+      detector: det,
+      cellDiameter: given ? opts.scale!.cellDiameter : undefined,
+    });
+    for (const c of seg.cells) measureSegmentedCell(rgb, 0, 0, c, cells, features, arena);
+    if (given || seg.cells.length >= MIN_CELLS_FOR_SCALE) cellDiameter = seg.cellDiameter;
   }
   const morphology = packFeatures(features);
   return {
+    ...(cellDiameter ? { cellDiameter } : {}),
     ok: true,
     path,
     sha256: img.sha256,

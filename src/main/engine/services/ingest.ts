@@ -5,10 +5,10 @@ import type { ApiParsedArgs } from '../../../shared/api';
 import type { CellStore, NewCell } from '../store/store';
 import type { JobContext } from '../jobs/jobs';
 import { throwIfCancelled } from '../jobs/jobs';
-import { listIngestFiles, type IngestFile } from '../ingest/files';
+import { LARGE_FIELD_PIXELS, listIngestFiles, type IngestFile } from '../ingest/files';
 import { IngestPool } from '../ingest/pool';
 import type { IngestPoolKeeper, IngestPoolLease } from '../ingest/warm-pool';
-import type { ProcessOptions, ProcessResult } from '../ingest/process-image';
+import type { FieldScale, ProcessOptions, ProcessResult } from '../ingest/process-image';
 import { MORPHOLOGY_DIMS, MORPHOLOGY_MODEL_NAME } from '../embed/morphology';
 import { findAnnotations, type AnnotatedCell, type SiblingAnnotations } from '../ingest/annotations';
 import sharp from 'sharp';
@@ -42,8 +42,52 @@ async function sha256File(p: string): Promise<string> {
   return h.digest('hex');
 }
 
-/** Numbers each import: the worker's per-size scale reuse stays within one import (ProcessOptions.scope). */
-let nextScope = 1;
+/** What a field's own scale search found, reported back to ImportScales. */
+type ScaleReport = (r: { width: number; height: number; cellDiameter?: number } | null) => void;
+
+/**
+ * One scale per image size for a whole import. The first field of each size (in import order) searches its
+ * scale; the import's later fields of that size wait until it is done and are segmented at the diameter it
+ * found, so which worker takes which field no longer changes the cells (a re-import stores the same ones). If
+ * that field fails or finds too few cells to measure, the next field of its size searches instead. Fields too
+ * large to decode whole (their own tiled path) and files whose header cannot be read search their own.
+ */
+class ImportScales {
+  private bySize = new Map<string, Promise<FieldScale | null>>();
+
+  /** The scale to give this file's task, or (its size's first field) a report to call with its result. */
+  async scaleFor(file: string): Promise<{ scale?: FieldScale; report?: ScaleReport } | null> {
+    let width: number;
+    let height: number;
+    try {
+      const meta = await sharp(file).metadata();
+      width = meta.autoOrient?.width ?? meta.width;
+      height = meta.autoOrient?.height ?? meta.height;
+    } catch {
+      return null;
+    }
+    if (!width || !height || width * height > LARGE_FIELD_PIXELS) return null;
+    const key = `${width}x${height}`;
+    for (;;) {
+      const pending = this.bySize.get(key);
+      if (!pending) break;
+      const scale = await pending;
+      if (scale) return { scale };
+      // Its first field failed or measured no scale: the next field of this size takes its place.
+      if (this.bySize.get(key) === pending) this.bySize.delete(key);
+    }
+    let settle!: (s: FieldScale | null) => void;
+    this.bySize.set(key, new Promise((r) => (settle = r)));
+    return {
+      report: (r) =>
+        settle(
+          r?.cellDiameter && r.width === width && r.height === height
+            ? { width, height, cellDiameter: r.cellDiameter }
+            : null,
+        ),
+    };
+  }
+}
 
 /** A pool of our own for this import, stopped when it ends (no keeper given). */
 function ownPool(): IngestPoolLease {
@@ -65,7 +109,6 @@ export async function runIngest(
 ): Promise<IngestSummary> {
   const t0 = performance.now();
   const crops = params.as === 'crops';
-  const scope = nextScope++;
   // Workers start (module load, detector session) or finish warming while the files are listed here.
   const lease = pools ? pools.acquire() : ownPool();
   let listing;
@@ -101,6 +144,7 @@ export async function runIngest(
   }
 
   const inFlight = new Set<Promise<void>>();
+  const scales = new ImportScales();
   let done = 0;
   const seen = new Set<string>();
   try {
@@ -128,10 +172,14 @@ export async function runIngest(
       if (sibling?.error)
         failed.push({ path: sibling.error.path, reason: 'bad-annotation', message: sibling.error.message });
       const annotations = sibling?.annotations ?? null;
-      const opts: ProcessOptions = { mode: crops ? 'crop' : 'field', maxPixels: params.maxPixels, scope };
+      const opts: ProcessOptions = { mode: crops ? 'crop' : 'field', maxPixels: params.maxPixels };
       if (annotations && params.cellsFrom === 'annotations')
         opts.boxes = annotations.cells.map((c) => c.bbox);
+      const scouting = !crops && !opts.boxes ? await scales.scaleFor(file.path) : null;
+      throwIfCancelled(ctx.signal);
+      if (scouting?.scale) opts.scale = scouting.scale;
       const task = pool.process(file.path, opts).then((r) => {
+        scouting?.report?.(r.ok ? r : null);
         if (!ctx.signal.aborted) commit(file, r, annotations?.cells ?? null);
         ctx.progress(++done, files.length, 'importing');
       });
