@@ -1,30 +1,16 @@
-import { createHash } from 'node:crypto';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runIngest } from '../../src/main/engine/services/ingest';
 import { IngestPoolKeeper } from '../../src/main/engine/ingest/warm-pool';
 import { CellStore } from '../../src/main/engine/store/store';
 import { dataPath, tempDir } from '../helpers/data';
+import { storedDigest } from '../helpers/store-digest';
 
 let tmp: { dir: string; cleanup: () => void };
 beforeAll(() => {
   tmp = tempDir();
 });
 afterAll(() => tmp.cleanup());
-
-/** Every segmented cell's geometry and measures, per slide. */
-function cellsBySlide(store: CellStore): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const slide of store.listSlides()) {
-    const h = createHash('sha256');
-    for (const c of store.queryCells({ imageIds: [slide.id] })) {
-      const { id: _id, imageId: _img, ...cell } = store.getCell(c.id)!;
-      h.update(JSON.stringify(cell));
-    }
-    out[slide.name] = `${slide.cellCount}:${h.digest('hex').slice(0, 16)}`;
-  }
-  return out;
-}
 
 async function importWith(workers: number, name: string): Promise<Record<string, string>> {
   const store = CellStore.create(path.join(tmp.dir, `${name}.rdproj`));
@@ -43,7 +29,7 @@ async function importWith(workers: number, name: string): Promise<Record<string,
     );
     expect(summary.failed).toEqual([]);
     expect(summary).toMatchObject({ files: 18, imported: 18 });
-    return cellsBySlide(store);
+    return storedDigest(store);
   } finally {
     await keeper.close();
     store.close();

@@ -1,13 +1,12 @@
-import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Engine } from '../../src/main/engine/engine';
 import { SettingsFile } from '../../src/main/engine/settings';
 import type { IngestSummary } from '../../src/main/engine/services/ingest';
-import type { CellStore } from '../../src/main/engine/store/store';
 import { IngestPoolKeeper } from '../../src/main/engine/ingest/warm-pool';
 import { dataPath, tempDir } from '../helpers/data';
+import { storedDigest } from '../helpers/store-digest';
 
 let tmp: { dir: string; cleanup: () => void };
 
@@ -29,26 +28,6 @@ function copyFields(names: string[], to: string): string {
     fs.copyFileSync(dataPath('fixture', 'chula_fields', `${n}.txt`), path.join(to, `${n}.txt`));
   }
   return to;
-}
-
-/** Everything ingest stores per cell (geometry, measures, thumbnail, morphology vector, label), by slide name. */
-function storedDigest(store: CellStore): Record<string, string> {
-  const model = store.listModels().find((m) => m.kind === 'morphology')!;
-  const { cellIds, vectors, dims } = store.getEmbeddings(model.id);
-  const row = new Map(Array.from(cellIds, (id, i) => [id, i]));
-  const out: Record<string, string> = {};
-  for (const slide of store.listSlides()) {
-    const h = createHash('sha256');
-    for (const c of store.queryCells({ imageIds: [slide.id] })) {
-      const { id: _id, imageId: _img, ...cell } = store.getCell(c.id)!;
-      h.update(JSON.stringify(cell));
-      h.update(store.getThumbnail(c.id)!);
-      const i = row.get(c.id)!;
-      h.update(new Uint8Array(vectors.buffer, i * dims * 4, dims * 4));
-    }
-    out[slide.name] = `${slide.cellCount}:${h.digest('hex').slice(0, 16)}`;
-  }
-  return out;
 }
 
 beforeAll(() => {
