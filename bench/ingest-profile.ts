@@ -5,7 +5,7 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { processImage } from '../src/main/engine/ingest/process-image';
+import { type FieldScale, processImage } from '../src/main/engine/ingest/process-image';
 
 const count = Number(process.argv[2] ?? 30);
 const src = path.resolve('../shared/data/chula-dev');
@@ -18,14 +18,19 @@ const files = fs
 const cellsHash = createHash('sha256');
 const thumbHash = createHash('sha256');
 const morphHash = createHash('sha256');
-// Warm-up: detector session, scale search, JIT.
-for (const f of files.slice(0, 3)) await processImage(f, { mode: 'field' });
+// Warm-up: detector session, scale search, JIT. Later fields reuse the first field's scale, as an import's
+// fields of one size do (ImportScales in services/ingest.ts).
+let scale: FieldScale | undefined;
+for (const f of files.slice(0, 3)) {
+  const r = await processImage(f, { mode: 'field', scale });
+  if (r.ok && r.cellDiameter) scale ??= { width: r.width, height: r.height, cellDiameter: r.cellDiameter };
+}
 const cpu0 = process.cpuUsage();
 const t0 = performance.now();
 let cells = 0;
 let thumbBytes = 0;
 for (const f of files) {
-  const r = await processImage(f, { mode: 'field' });
+  const r = await processImage(f, { mode: 'field', scale });
   if (!r.ok) throw new Error(r.message);
   cells += r.cells.length;
   for (const c of r.cells) {

@@ -5,13 +5,15 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { decodeImage } from '../src/main/engine/ingest/decode';
-import { processImage } from '../src/main/engine/ingest/process-image';
+import { type FieldScale, processImage } from '../src/main/engine/ingest/process-image';
 import { cellThumbnail } from '../src/main/engine/ingest/thumbnail';
 import type { RgbImage } from '../src/main/engine/ingest/segment/types';
 
 const count = Number(process.argv[2] ?? 10);
 const rounds = Number(process.argv[3] ?? 5);
 const src = path.resolve('../shared/data/chula-dev');
+// The fields share the first one's scale, as in an import (ImportScales in services/ingest.ts).
+let scale: FieldScale | undefined;
 const work: Array<{ img: RgbImage; boxes: Array<[number, number, number, number]> }> = [];
 for (const f of fs
   .readdirSync(src)
@@ -20,7 +22,8 @@ for (const f of fs
   .slice(0, count)) {
   const p = path.join(src, f);
   const img = await decodeImage(p);
-  const r = await processImage(p, { mode: 'field' });
+  const r = await processImage(p, { mode: 'field', scale });
+  if (r.ok && r.cellDiameter) scale ??= { width: r.width, height: r.height, cellDiameter: r.cellDiameter };
   if (!r.ok) throw new Error(r.message);
   work.push({
     img: { data: img.data, width: img.width, height: img.height },
