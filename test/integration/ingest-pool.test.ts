@@ -44,7 +44,7 @@ describe('ingest worker pool', () => {
     expect(done).toEqual([...fields.map((f) => path.basename(f)), 'field.jpg']);
     const bad = viaPool.pop()!;
     expect(bad.ok).toBe(false);
-    // Same order in this thread, so the per-size scale reuse matches the worker's.
+    // No scale given: each field searches its own, in the worker as in this thread.
     for (const [i, f] of fields.entries()) {
       const here = await processImage(f, { mode: 'field' });
       expect(summary(viaPool[i])).toEqual(summary(here));
