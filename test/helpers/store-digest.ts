@@ -13,7 +13,8 @@ export function storedDigest(store: CellStore): Record<string, string> {
   for (const slide of store.listSlides()) {
     const h = createHash('sha256');
     for (const c of store.queryCells({ imageIds: [slide.id] })) {
-      const { id: _id, imageId: _img, ...cell } = store.getCell(c.id)!;
+      // The slide's name is the key, not part of what was stored for the cell.
+      const { id: _id, imageId: _img, imageName: _name, ...cell } = store.getCell(c.id)!;
       h.update(JSON.stringify(cell));
       h.update(store.getThumbnail(c.id)!);
       const i = row.get(c.id)!;

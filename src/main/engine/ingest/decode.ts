@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { readFile, stat } from 'node:fs/promises';
+import { open, readFile, stat } from 'node:fs/promises';
 import sharp from 'sharp';
 
 export type ImageDecodeErrorReason =
@@ -313,6 +313,66 @@ function depthBits(depth: string | undefined): number {
 
 type BmpImage = Omit<DecodedImage, 'format' | 'sha256'>;
 
+/** The fields of a BMP file header decodeBmp reads, or null when `bytes` is too short to hold them. */
+function bmpHeader(bytes: Uint8Array) {
+  if (bytes.length < 26) return null;
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const pixelOffset = view.getUint32(10, true);
+  const headerSize = view.getUint32(14, true);
+  if (headerSize < 12 || 14 + headerSize > bytes.length) return null;
+  if (headerSize === 12) {
+    return {
+      pixelOffset,
+      headerSize,
+      width: view.getUint16(18, true),
+      rawHeight: view.getInt16(20, true),
+      bpp: view.getUint16(24, true),
+      compression: 0,
+      paletteCount: 0,
+    };
+  }
+  if (bytes.length < 14 + 40) return null;
+  return {
+    pixelOffset,
+    headerSize,
+    width: view.getInt32(18, true),
+    rawHeight: view.getInt32(22, true),
+    bpp: view.getUint16(28, true),
+    compression: view.getUint32(30, true),
+    paletteCount: view.getUint32(46, true),
+  };
+}
+
+/**
+ * Width and height of an image file as decodeImage would return them (EXIF orientation applied), from its
+ * header alone; null when the header cannot be read (decoding will then say why).
+ */
+export async function imageSize(path: string): Promise<{ width: number; height: number } | null> {
+  try {
+    const meta = await sharp(path).metadata();
+    const width = meta.autoOrient?.width ?? meta.width;
+    const height = meta.autoOrient?.height ?? meta.height;
+    return width && height ? { width, height } : null;
+  } catch {
+    // sharp reads no BMP: its header is read here.
+  }
+  try {
+    const file = await open(path, 'r');
+    try {
+      // Long enough for the largest (V5, 124-byte) info header.
+      const head = new Uint8Array(160);
+      const { bytesRead } = await file.read(head, 0, head.length, 0);
+      if (bytesRead < 26 || head[0] !== 0x42 || head[1] !== 0x4d) return null;
+      const h = bmpHeader(head.subarray(0, bytesRead));
+      return h && h.width > 0 && h.rawHeight !== 0 ? { width: h.width, height: Math.abs(h.rawHeight) } : null;
+    } finally {
+      await file.close();
+    }
+  } catch {
+    return null;
+  }
+}
+
 /**
  * Uncompressed BMP (1/4/8-bit palette, 24-bit, 32-bit BI_RGB or BI_BITFIELDS): the prebuilt libvips in sharp
  * has no BMP loader, and microscope capture software still writes BMP.
@@ -321,27 +381,9 @@ export function decodeBmp(bytes: Uint8Array, path: string, maxPixels = DEFAULT_M
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const truncated = (what: string) =>
     new ImageDecodeError('truncated', path, messageFor('truncated', path, 'bmp', what));
-  if (bytes.length < 26) throw truncated('the header is cut off');
-  const pixelOffset = view.getUint32(10, true);
-  const headerSize = view.getUint32(14, true);
-  if (headerSize < 12 || 14 + headerSize > bytes.length) throw truncated('the header is cut off');
-  let width: number;
-  let rawHeight: number;
-  let bpp: number;
-  let compression = 0;
-  let paletteCount = 0;
-  if (headerSize === 12) {
-    width = view.getUint16(18, true);
-    rawHeight = view.getInt16(20, true);
-    bpp = view.getUint16(24, true);
-  } else {
-    if (bytes.length < 14 + 40) throw truncated('the header is cut off');
-    width = view.getInt32(18, true);
-    rawHeight = view.getInt32(22, true);
-    bpp = view.getUint16(28, true);
-    compression = view.getUint32(30, true);
-    paletteCount = view.getUint32(46, true);
-  }
+  const header = bmpHeader(bytes);
+  if (!header) throw truncated('the header is cut off');
+  const { pixelOffset, headerSize, width, rawHeight, bpp, compression, paletteCount } = header;
   const topDown = rawHeight < 0;
   const height = Math.abs(rawHeight);
   if (width <= 0 || height === 0) {

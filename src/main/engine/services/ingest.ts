@@ -6,6 +6,7 @@ import type { CellStore, NewCell } from '../store/store';
 import type { JobContext } from '../jobs/jobs';
 import { throwIfCancelled } from '../jobs/jobs';
 import { LARGE_FIELD_PIXELS, listIngestFiles, type IngestFile } from '../ingest/files';
+import { imageSize } from '../ingest/decode';
 import { IngestPool } from '../ingest/pool';
 import type { IngestPoolKeeper, IngestPoolLease } from '../ingest/warm-pool';
 import type { FieldScale, ProcessOptions, ProcessResult } from '../ingest/process-image';
@@ -57,16 +58,9 @@ class ImportScales {
 
   /** The scale to give this file's task, or (its size's first field) a report to call with its result. */
   async scaleFor(file: string): Promise<{ scale?: FieldScale; report?: ScaleReport } | null> {
-    let width: number;
-    let height: number;
-    try {
-      const meta = await sharp(file).metadata();
-      width = meta.autoOrient?.width ?? meta.width;
-      height = meta.autoOrient?.height ?? meta.height;
-    } catch {
-      return null;
-    }
-    if (!width || !height || width * height > LARGE_FIELD_PIXELS) return null;
+    const size = await imageSize(file);
+    if (!size || size.width * size.height > LARGE_FIELD_PIXELS) return null;
+    const { width, height } = size;
     const key = `${width}x${height}`;
     for (;;) {
       const pending = this.bySize.get(key);
