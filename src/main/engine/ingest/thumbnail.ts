@@ -19,7 +19,7 @@ function resampleTaps(start: number, inSize: number, outSize: number, limit: num
   const span = support === 1 ? 2 : Math.ceil(2 * support) + 1;
   // A slot (cellThumbnail, synchronous) reuses that slot's arrays instead of allocating four per thumbnail.
   const index = slot < 0 ? new Int32Array(outSize * span) : scratchTapIndex(slot, outSize * span);
-  const weight = slot < 0 ? new Float32Array(outSize * span) : scratchFloats(5 + slot, outSize * span);
+  const weight = slot < 0 ? new Float32Array(outSize * span) : scratchFloats(slot, outSize * span);
   for (let i = 0; i < outSize; i++) {
     const centre = (i + 0.5) * scale;
     const lo = Math.floor(centre - support + 0.5);
