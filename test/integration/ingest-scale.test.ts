@@ -19,6 +19,7 @@ async function importWith(
   workers: number,
   name: string,
   folder = dataPath('fixture', 'txl_fields'),
+  failures = 0,
 ): Promise<Record<string, string>> {
   const store = CellStore.create(path.join(tmp.dir, `${name}.rdproj`));
   const keeper = new IngestPoolKeeper({ keepWarm: false, size: workers });
@@ -34,13 +35,24 @@ async function importWith(
       { signal: new AbortController().signal, progress: () => undefined },
       keeper,
     );
-    expect(summary.failed).toEqual([]);
+    expect(summary.failed).toHaveLength(failures);
     return storedDigest(store);
   } finally {
     await keeper.close();
     store.close();
   }
 }
+
+/** The four 416x416 fields of fixture/txl_fields (BCD). Searched on their own, they settle on 74.4-76.1 px. */
+const BCD = [
+  '04b0c5c4-6135-51fa-a213-57c40224a22f',
+  '0ee104a7-bfd9-529c-a525-85363b0ca3c3',
+  '24284fae-5fd8-50ff-ba48-0f8acbb6c642',
+  '2b42c77e-97df-5be7-a482-2771461b8fa2',
+];
+
+const byStem = (d: Record<string, string>) =>
+  Object.fromEntries(Object.entries(d).map(([k, v]) => [k.replace(/\.\w+$/, ''), v]));
 
 describe('one scale per image size for a whole import', () => {
   it('stores the same cells whichever worker segments which field (18 fields of 5 sizes, 1 and 2 workers)', async () => {
@@ -54,30 +66,40 @@ describe('one scale per image size for a whole import', () => {
   }, 300_000);
 
   it('shares the scale among BMP fields too (sharp reads no BMP header): BMP copies store what the JPEGs do', async () => {
-    // The four 416x416 fields of fixture/txl_fields (BCD), decoded and written losslessly as BMP: the same
-    // pixels, so the same cells, thumbnails and vectors, provided the later fields are segmented at the first
-    // one's scale. Searched on their own, these fields settle on diameters of 74.4 to 76.1 px.
+    // The BCD fields decoded and written losslessly as BMP: the same pixels, so the same cells, thumbnails and
+    // vectors, provided the later fields are segmented at the first one's scale.
     const jpegs = path.join(tmp.dir, 'jpegs');
     const bmps = path.join(tmp.dir, 'bmps');
     fs.mkdirSync(jpegs);
     fs.mkdirSync(bmps);
-    const stems = [
-      '04b0c5c4-6135-51fa-a213-57c40224a22f',
-      '0ee104a7-bfd9-529c-a525-85363b0ca3c3',
-      '24284fae-5fd8-50ff-ba48-0f8acbb6c642',
-      '2b42c77e-97df-5be7-a482-2771461b8fa2',
-    ];
-    for (const n of stems) {
+    for (const n of BCD) {
       const file = dataPath('fixture', 'txl_fields', `${n}.jpg`);
       fs.copyFileSync(file, path.join(jpegs, `${n}.jpg`));
       const img = await decodeImage(file);
       expect([img.width, img.height]).toEqual([416, 416]);
       fs.writeFileSync(path.join(bmps, `${n}.bmp`), bmp(img.width, img.height, img.data, 24));
     }
-    const byStem = (d: Record<string, string>) =>
-      Object.fromEntries(Object.entries(d).map(([k, v]) => [k.replace(/\.\w+$/, ''), v]));
     const fromJpeg = byStem(await importWith(2, 'jpegs', jpegs));
-    expect(Object.keys(fromJpeg).sort()).toEqual(stems);
+    expect(Object.keys(fromJpeg).sort()).toEqual(BCD);
     expect(byStem(await importWith(2, 'bmps', bmps))).toEqual(fromJpeg);
+  }, 300_000);
+
+  it('hands the search to the next field of the size when the first fails to decode', async () => {
+    // A truncated copy of a BCD field sorts first: its header reads (416x416), its pixels do not. The import
+    // reports it and goes on as if it were not there: the next field searches the scale, the rest reuse it.
+    const good = path.join(tmp.dir, 'bcd');
+    const withCut = path.join(tmp.dir, 'bcd-with-cut');
+    fs.mkdirSync(good);
+    fs.mkdirSync(withCut);
+    for (const n of BCD) {
+      const file = dataPath('fixture', 'txl_fields', `${n}.jpg`);
+      fs.copyFileSync(file, path.join(good, `${n}.jpg`));
+      fs.copyFileSync(file, path.join(withCut, `${n}.jpg`));
+    }
+    const whole = fs.readFileSync(dataPath('fixture', 'txl_fields', `${BCD[2]}.jpg`));
+    fs.writeFileSync(path.join(withCut, '000-cut.jpg'), whole.subarray(0, Math.floor(whole.length * 0.4)));
+    const expected = await importWith(2, 'bcd', good);
+    expect(Object.keys(expected)).toHaveLength(4);
+    expect(await importWith(2, 'bcd-with-cut', withCut, 1)).toEqual(expected);
   }, 300_000);
 });
