@@ -51,6 +51,15 @@ const BCD = [
   '2b42c77e-97df-5be7-a482-2771461b8fa2',
 ];
 
+/** A new folder under the test's temp dir holding copies of the BCD fields. */
+function bcdFolder(name: string): string {
+  const dir = path.join(tmp.dir, name);
+  fs.mkdirSync(dir);
+  for (const n of BCD)
+    fs.copyFileSync(dataPath('fixture', 'txl_fields', `${n}.jpg`), path.join(dir, `${n}.jpg`));
+  return dir;
+}
+
 const byStem = (d: Record<string, string>) =>
   Object.fromEntries(Object.entries(d).map(([k, v]) => [k.replace(/\.\w+$/, ''), v]));
 
@@ -68,14 +77,11 @@ describe('one scale per image size for a whole import', () => {
   it('shares the scale among BMP fields too (sharp reads no BMP header): BMP copies store what the JPEGs do', async () => {
     // The BCD fields decoded and written losslessly as BMP: the same pixels, so the same cells, thumbnails and
     // vectors, provided the later fields are segmented at the first one's scale.
-    const jpegs = path.join(tmp.dir, 'jpegs');
+    const jpegs = bcdFolder('jpegs');
     const bmps = path.join(tmp.dir, 'bmps');
-    fs.mkdirSync(jpegs);
     fs.mkdirSync(bmps);
     for (const n of BCD) {
-      const file = dataPath('fixture', 'txl_fields', `${n}.jpg`);
-      fs.copyFileSync(file, path.join(jpegs, `${n}.jpg`));
-      const img = await decodeImage(file);
+      const img = await decodeImage(path.join(jpegs, `${n}.jpg`));
       expect([img.width, img.height]).toEqual([416, 416]);
       fs.writeFileSync(path.join(bmps, `${n}.bmp`), bmp(img.width, img.height, img.data, 24));
     }
@@ -87,15 +93,8 @@ describe('one scale per image size for a whole import', () => {
   it('hands the search to the next field of the size when the first fails to decode', async () => {
     // A truncated copy of a BCD field sorts first: its header reads (416x416), its pixels do not. The import
     // reports it and goes on as if it were not there: the next field searches the scale, the rest reuse it.
-    const good = path.join(tmp.dir, 'bcd');
-    const withCut = path.join(tmp.dir, 'bcd-with-cut');
-    fs.mkdirSync(good);
-    fs.mkdirSync(withCut);
-    for (const n of BCD) {
-      const file = dataPath('fixture', 'txl_fields', `${n}.jpg`);
-      fs.copyFileSync(file, path.join(good, `${n}.jpg`));
-      fs.copyFileSync(file, path.join(withCut, `${n}.jpg`));
-    }
+    const good = bcdFolder('bcd');
+    const withCut = bcdFolder('bcd-with-cut');
     const whole = fs.readFileSync(dataPath('fixture', 'txl_fields', `${BCD[2]}.jpg`));
     fs.writeFileSync(path.join(withCut, '000-cut.jpg'), whole.subarray(0, Math.floor(whole.length * 0.4)));
     const expected = await importWith(2, 'bcd', good);
