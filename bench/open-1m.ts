@@ -3,68 +3,18 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { CellStore } from '../src/main/engine/store/store';
 import { Engine } from '../src/main/engine/engine';
 import { SettingsFile } from '../src/main/engine/settings';
 import type { MapData } from '../src/shared/api';
 import { writeResult } from './common';
+import { buildSyntheticProject } from './synthetic-project';
 
 const n = Number(process.argv[2] ?? 1_000_000);
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'reddino-bench-open-'));
 const dir = path.join(tmp, 'big.rdproj');
 
 const tBuild = performance.now();
-const store = CellStore.create(dir);
-const fields = Math.ceil(n / 100);
-store.transaction(() => {
-  for (let f = 0; f < fields; f++) {
-    const imageId = store.addImage({
-      path: `/slides/f${f}.jpg`,
-      name: `f${f}.jpg`,
-      sha256: `sha${f}`,
-      width: 640,
-      height: 480,
-      format: 'jpeg',
-    });
-    for (let i = 0; i < 100 && f * 100 + i < n; i++) {
-      const x = (i % 10) * 60;
-      const y = Math.floor(i / 10) * 45;
-      store.addCell(imageId, {
-        kind: 'rbc',
-        origin: 'segmented',
-        bbox: [x, y, 40, 40],
-        centroid: [x + 20, y + 20],
-        area: 1200,
-      });
-    }
-  }
-});
-const ids = store.allCellIds();
-const model = store.addModel({ name: 'morphology-v1', kind: 'morphology', dims: 2 });
-const xy = new Float32Array(n * 2);
-for (let i = 0; i < n; i++) {
-  xy[2 * i] = Math.cos(i) * (i % 1000);
-  xy[2 * i + 1] = Math.sin(i) * (i % 997);
-}
-store.putMapLayout(model, 'umap', ids, xy);
-const normal = store.findClass('normal')!.id;
-store.applyLabels({
-  cellIds: Array.from(ids.subarray(0, 10_000)),
-  classId: normal,
-  source: 'bulk',
-  annotator: 'bench',
-});
-store.putPredictionRun({
-  modelId: model,
-  classifier: 'linear-probe',
-  labeledCount: 10_000,
-  classIds: [normal],
-  cellIds: ids,
-  predicted: new Int32Array(n).fill(normal),
-  probability: new Float32Array(n).fill(0.9),
-  margin: new Float32Array(n).fill(0.8),
-});
-store.close();
+buildSyntheticProject(dir, n);
 const buildSeconds = (performance.now() - tBuild) / 1000;
 const dbBytes = fs.statSync(path.join(dir, 'cells.db')).size;
 
