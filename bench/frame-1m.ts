@@ -20,6 +20,7 @@ import { SettingsFile } from '../src/main/engine/settings';
 import { startWebHost } from '../src/web/server';
 import { machine, writeResult } from './common';
 import { buildSyntheticProject } from './synthetic-project';
+import { CHROMIUM_FLAGS } from '../test/e2e/harness';
 
 const arg = (name: string, fallback: number): number => {
   const i = process.argv.indexOf(`--${name}`);
@@ -50,15 +51,7 @@ await engine.call('project.open', { path: dir });
 const host = await startWebHost(engine, { port: 0 });
 const browser = await chromium.launch({
   executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
-  args: [
-    '--no-sandbox',
-    '--disable-quic',
-    '--no-first-run',
-    '--disable-background-networking',
-    '--disable-component-update',
-    '--disable-sync',
-    ...(GL_FLAGS[gl] ?? []),
-  ],
+  args: [...CHROMIUM_FLAGS, ...(GL_FLAGS[gl] ?? [])],
   headless: true,
 });
 

@@ -19,6 +19,16 @@ export interface E2E {
   close(): Promise<void>;
 }
 
+/** Chromium flags for a quiet, offline headless run (the e2e tests add --disable-gpu; bench/frame-1m.ts a GL). */
+export const CHROMIUM_FLAGS = [
+  '--no-sandbox',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
+
 /** The real UI in headless Chromium against the web host, with a fresh data folder and browser profile per test. */
 export async function startE2E(): Promise<E2E> {
   const tmp = tempDir('reddino-e2e-');
@@ -27,15 +37,7 @@ export async function startE2E(): Promise<E2E> {
   // Playwright gives every launch a fresh, empty user-data-dir of its own.
   const browser = await chromium.launch({
     executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
-    args: [
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
+    args: [...CHROMIUM_FLAGS, '--disable-gpu'],
     headless: true,
   });
   const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
