@@ -101,63 +101,32 @@ export interface IntensityInput {
   equivalentRadius: number;
   /** Green level of the glass around the cell, or 0 when the crop is padded with black. */
   backgroundGreen: number;
-  /** The mask's pixel indices in raster order (pixelCount of them), when the caller has listed them. */
-  pixels?: Int32Array;
-  pixelCount?: number;
-  /**
-   * With pixels: sums of r, g, b and of their squares over them, added in that order (so the same doubles as
-   * this module's own gathering pass).
-   */
-  colourSums?: Float64Array;
+  /** The mask's pixel indices in raster order (pixelCount of them), as the caller listed them. */
+  pixels: Int32Array;
+  pixelCount: number;
+  /** Sums of r, g, b and of their squares over those pixels, added in raster order. */
+  colourSums: Float64Array;
 }
 
 /** Writes INTENSITY_NAMES.length values into out from offset. */
 export function writeIntensityFeatures(input: IntensityInput, out: Float32Array, offset: number): void {
-  const { r, g, b, mask, width: W, height: H } = input;
-  const n = W * H;
-
-  // The mask's pixels once, as a list in raster order: every later pass visits only them.
-  let pixels: Int32Array;
-  let count = 0;
-  if (input.pixels && input.pixelCount !== undefined) {
-    pixels = input.pixels;
-    count = input.pixelCount;
-  } else {
-    pixels = scratchI32(n, false);
-    for (let i = 0; i < n; i++) if (mask[i]) pixels[count++] = i;
-  }
-  let sr = 0;
-  let sg = 0;
-  let sb = 0;
-  let sr2 = 0;
-  let sg2 = 0;
-  let sb2 = 0;
   const sums = input.colourSums;
-  if (sums && input.pixels) {
-    sr = sums[0];
-    sg = sums[1];
-    sb = sums[2];
-    sr2 = sums[3];
-    sg2 = sums[4];
-    sb2 = sums[5];
-  } else {
-    for (let p = 0; p < count; p++) {
-      const i = pixels[p];
-      const vr = r[i];
-      const vg = g[i];
-      const vb = b[i];
-      sr += vr;
-      sg += vg;
-      sb += vb;
-      sr2 += vr * vr;
-      sg2 += vg * vg;
-      sb2 += vb * vb;
-    }
-  }
-  return finishIntensityFeatures(input, pixels, count, sr, sg, sb, sr2, sg2, sb2, out, offset);
+  return finishIntensityFeatures(
+    input,
+    input.pixels,
+    input.pixelCount,
+    sums[0],
+    sums[1],
+    sums[2],
+    sums[3],
+    sums[4],
+    sums[5],
+    out,
+    offset,
+  );
 }
 
-/** The rest of writeIntensityFeatures, apart so no closure captures the gathering loop's counters. */
+/** writeIntensityFeatures with the colour sums unpacked (the arguments its earlier gathering pass passed). */
 function finishIntensityFeatures(
   input: IntensityInput,
   pixels: Int32Array,
