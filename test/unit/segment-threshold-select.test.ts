@@ -1,8 +1,8 @@
 import fs from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { decodeImage } from '../../src/main/engine/ingest/decode';
-import { foregroundThreshold, stainMaps } from '../../src/main/engine/ingest/segment/field';
-import { boxBlur, otsuThresholds3 } from '../../src/main/engine/ingest/segment/raster';
+import { foregroundThreshold, stainMaps, thresholdInRange } from '../../src/main/engine/ingest/segment/field';
+import { boxBlur } from '../../src/main/engine/ingest/segment/raster';
 import { dataPath } from '../helpers/data';
 
 /** foregroundThreshold as it was with a sorted sample (the quantiles now come from quickselect). */
@@ -16,26 +16,7 @@ function sortedReference(smooth: Float32Array): number {
     sample.length === 0
       ? 0
       : sample[Math.min(sample.length - 1, Math.max(0, Math.floor(q * (sample.length - 1))))];
-  const lo = Math.min(0, at(0.005));
-  const hi = Math.max(lo + 0.05, at(0.995));
-  const hist = new Float64Array(256);
-  const scale = 255 / (hi - lo);
-  for (let i = 0; i < n; i++) {
-    const v = (smooth[i] - lo) * scale + 0.5;
-    hist[v <= 0 ? 0 : v >= 255 ? 255 : Math.floor(v)]++;
-  }
-  const modeLimit = Math.min(255, Math.max(1, Math.round((0.12 - lo) * scale)));
-  let mode = 0;
-  for (let b = 1; b <= modeLimit; b++) if (hist[b] > hist[mode]) mode = b;
-  let below = 0;
-  let sq = 0;
-  for (let b = 0; b < mode; b++) {
-    below += hist[b];
-    sq += hist[b] * (b - mode) ** 2;
-  }
-  const sigma = below > 0 ? Math.sqrt(sq / below) : 2;
-  const [t1] = otsuThresholds3(hist);
-  return Math.max(t1, mode + 4 * sigma) / scale + lo;
+  return thresholdInRange(smooth, at(0.005), at(0.995));
 }
 
 describe('foreground threshold quantiles by selection', () => {

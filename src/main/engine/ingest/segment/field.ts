@@ -121,8 +121,17 @@ export function foregroundThreshold(smooth: Float32Array): number {
   // values are those the sorted sample holds at the same positions).
   const sample = new Float32Array(Math.ceil(n / step));
   for (let i = 0, k = 0; i < n; i += step) sample[k++] = smooth[i];
-  const lo = Math.min(0, selectQuantile(sample, 0.005));
-  const hi = Math.max(lo + 0.05, selectQuantile(sample, 0.995));
+  return thresholdInRange(smooth, selectQuantile(sample, 0.005), selectQuantile(sample, 0.995));
+}
+
+/**
+ * foregroundThreshold given the 0.5% and 99.5% quantiles of its sample: the histogram spans them (widened to
+ * include 0 and at least 0.05), then background mode and noise, then the three-class Otsu split.
+ */
+export function thresholdInRange(smooth: Float32Array, q005: number, q995: number): number {
+  const n = smooth.length;
+  const lo = Math.min(0, q005);
+  const hi = Math.max(lo + 0.05, q995);
   const hist = new Float64Array(256);
   const scale = 255 / (hi - lo);
   for (let i = 0; i < n; i++) {
