@@ -343,16 +343,22 @@ function bmpHeader(bytes: Uint8Array) {
   };
 }
 
-/**
- * Width and height of an image file as decodeImage would return them (EXIF orientation applied), from its
- * header alone; null when the header cannot be read (decoding will then say why).
- */
-export async function imageSize(path: string): Promise<{ width: number; height: number } | null> {
+/** An image file's size from its header. */
+export interface ImageSize {
+  /** As decodeImage returns the image (EXIF orientation applied). */
+  width: number;
+  height: number;
+  /** As stored in the file, before orientation, when sharp read the header (null for BMP, read here). */
+  stored: { width: number; height: number } | null;
+}
+
+/** An image file's size from its header alone; null when the header cannot be read (decoding will say why). */
+export async function imageSize(path: string): Promise<ImageSize | null> {
   try {
     const meta = await sharp(path).metadata();
     const width = meta.autoOrient?.width ?? meta.width;
     const height = meta.autoOrient?.height ?? meta.height;
-    return width && height ? { width, height } : null;
+    return width && height ? { width, height, stored: { width: meta.width, height: meta.height } } : null;
   } catch {
     // sharp reads no BMP: its header is read here.
   }
@@ -364,7 +370,9 @@ export async function imageSize(path: string): Promise<{ width: number; height: 
       const { bytesRead } = await file.read(head, 0, head.length, 0);
       if (bytesRead < 26 || head[0] !== 0x42 || head[1] !== 0x4d) return null;
       const h = bmpHeader(head.subarray(0, bytesRead));
-      return h && h.width > 0 && h.rawHeight !== 0 ? { width: h.width, height: Math.abs(h.rawHeight) } : null;
+      return h && h.width > 0 && h.rawHeight !== 0
+        ? { width: h.width, height: Math.abs(h.rawHeight), stored: null }
+        : null;
     } finally {
       await file.close();
     }

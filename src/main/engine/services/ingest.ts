@@ -6,13 +6,12 @@ import type { CellStore, NewCell } from '../store/store';
 import type { JobContext } from '../jobs/jobs';
 import { throwIfCancelled } from '../jobs/jobs';
 import { LARGE_FIELD_PIXELS, listIngestFiles, type IngestFile } from '../ingest/files';
-import { imageSize } from '../ingest/decode';
+import { imageSize, type ImageSize } from '../ingest/decode';
 import { IngestPool } from '../ingest/pool';
 import type { IngestPoolKeeper, IngestPoolLease } from '../ingest/warm-pool';
 import type { FieldScale, ProcessOptions, ProcessResult } from '../ingest/process-image';
 import { MORPHOLOGY_DIMS, MORPHOLOGY_MODEL_NAME } from '../embed/morphology';
 import { findAnnotations, type AnnotatedCell, type SiblingAnnotations } from '../ingest/annotations';
-import sharp from 'sharp';
 
 export type IngestParams = ApiParsedArgs<'ingest.start'> & { annotator: string; maxPixels?: number };
 
@@ -57,8 +56,7 @@ class ImportScales {
   private bySize = new Map<string, Promise<FieldScale | null>>();
 
   /** The scale to give this file's task, or (its size's first field) a report to call with its result. */
-  async scaleFor(file: string): Promise<{ scale?: FieldScale; report?: ScaleReport } | null> {
-    const size = await imageSize(file);
+  async scaleFor(size: ImageSize | null): Promise<{ scale?: FieldScale; report?: ScaleReport } | null> {
     if (!size || size.width * size.height > LARGE_FIELD_PIXELS) return null;
     const { width, height } = size;
     const key = `${width}x${height}`;
@@ -162,14 +160,16 @@ export async function runIngest(
         continue;
       }
       seen.add(sha);
-      const sibling = crops ? null : await readSiblingAnnotations(file.path);
+      // One header read per field serves the annotation reader and the scale sharing.
+      const size = crops ? null : await imageSize(file.path);
+      const sibling = crops ? null : await readSiblingAnnotations(file.path, size);
       if (sibling?.error)
         failed.push({ path: sibling.error.path, reason: 'bad-annotation', message: sibling.error.message });
       const annotations = sibling?.annotations ?? null;
       const opts: ProcessOptions = { mode: crops ? 'crop' : 'field', maxPixels: params.maxPixels };
       if (annotations && params.cellsFrom === 'annotations')
         opts.boxes = annotations.cells.map((c) => c.bbox);
-      const scouting = !crops && !opts.boxes ? await scales.scaleFor(file.path) : null;
+      const scouting = !crops && !opts.boxes ? await scales.scaleFor(size) : null;
       throwIfCancelled(ctx.signal);
       if (scouting?.scale) opts.scale = scouting.scale;
       const task = pool.process(file.path, opts).then((r) => {
@@ -268,19 +268,14 @@ export async function runIngest(
 
 async function readSiblingAnnotations(
   imagePath: string,
+  size: ImageSize | null,
 ): Promise<{ annotations: SiblingAnnotations | null; error?: { path: string; message: string } }> {
-  // Most fields have no annotation file: skip reading the image header (a libvips call) for them.
   const stem = imagePath.slice(0, imagePath.length - path.extname(imagePath).length);
   if (!fs.existsSync(`${stem}.xml`) && !fs.existsSync(`${stem}.txt`)) return { annotations: null };
-  let meta;
+  // An image sharp cannot read is reported by the worker with its own clear reason.
+  if (!size?.stored) return { annotations: null };
   try {
-    meta = await sharp(imagePath).metadata();
-  } catch {
-    // An unreadable image is reported by the worker with its own clear reason.
-    return { annotations: null };
-  }
-  try {
-    return { annotations: await findAnnotations(imagePath, meta.width ?? 0, meta.height ?? 0) };
+    return { annotations: await findAnnotations(imagePath, size.stored.width, size.stored.height) };
   } catch (err) {
     // The image is still imported (segmented, unlabeled); the annotation file is reported on its own.
     const e = err as Error & { file?: string };
