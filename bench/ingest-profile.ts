@@ -5,7 +5,7 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { type FieldScale, processImage } from '../src/main/engine/ingest/process-image';
+import { fieldScaleOf, type FieldScale, processImage } from '../src/main/engine/ingest/process-image';
 
 const count = Number(process.argv[2] ?? 30);
 const src = path.resolve('../shared/data/chula-dev');
@@ -22,8 +22,7 @@ const morphHash = createHash('sha256');
 // fields of one size do (ImportScales in services/ingest.ts).
 let scale: FieldScale | undefined;
 for (const f of files.slice(0, 3)) {
-  const r = await processImage(f, { mode: 'field', scale });
-  if (r.ok && r.cellDiameter) scale ??= { width: r.width, height: r.height, cellDiameter: r.cellDiameter };
+  scale ??= fieldScaleOf(await processImage(f, { mode: 'field', scale }));
 }
 const cpu0 = process.cpuUsage();
 const t0 = performance.now();

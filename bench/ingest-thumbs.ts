@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { decodeImage } from '../src/main/engine/ingest/decode';
-import { type FieldScale, processImage } from '../src/main/engine/ingest/process-image';
+import { fieldScaleOf, type FieldScale, processImage } from '../src/main/engine/ingest/process-image';
 import { cellThumbnail } from '../src/main/engine/ingest/thumbnail';
 import type { RgbImage } from '../src/main/engine/ingest/segment/types';
 
@@ -23,7 +23,7 @@ for (const f of fs
   const p = path.join(src, f);
   const img = await decodeImage(p);
   const r = await processImage(p, { mode: 'field', scale });
-  if (r.ok && r.cellDiameter) scale ??= { width: r.width, height: r.height, cellDiameter: r.cellDiameter };
+  scale ??= fieldScaleOf(r);
   if (!r.ok) throw new Error(r.message);
   work.push({
     img: { data: img.data, width: img.width, height: img.height },

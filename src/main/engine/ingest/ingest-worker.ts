@@ -2,6 +2,7 @@ import { parentPort } from 'node:worker_threads';
 import {
   preloadDetector,
   processImage,
+  fieldScaleOf,
   type FieldScale,
   type ProcessOptions,
   type ProcessResult,
@@ -50,9 +51,7 @@ async function warm(w: WarmUp): Promise<void> {
     // The first run searches the scale, the others reuse it (as an import's later fields do).
     let scale: FieldScale | undefined;
     for (let i = 0; w.warmUp && i < w.runs; i++) {
-      const r = await processImage(w.warmUp, { mode: 'field', scale });
-      if (r.ok && r.cellDiameter)
-        scale ??= { width: r.width, height: r.height, cellDiameter: r.cellDiameter };
+      scale ??= fieldScaleOf(await processImage(w.warmUp, { mode: 'field', scale }));
     }
   } finally {
     parentPort!.postMessage({ warmed: true });

@@ -10,11 +10,13 @@ import { rasterizeContour } from './segment/contour';
 import type { RgbImage, SegmentedCell } from './segment/types';
 import { cellThumbnail } from './thumbnail';
 import { LARGE_FIELD_PIXELS } from './files';
+import type { FieldScale } from './scale';
 import { maskFromCrop, writeMorphologyFeatures, MORPHOLOGY_DIMS } from '../embed/morphology';
 import type { CellKind } from '../../../shared/domain';
 
 export { THUMB_SIZE } from './thumbnail';
 export { LARGE_FIELD_PIXELS };
+export { fieldScaleOf, type FieldScale } from './scale';
 
 /**
  * Core tile side for large fields. The detector's activations dominate a tile's working memory (~270 MB for a
@@ -63,13 +65,6 @@ export type ProcessResult =
       buffers: ArrayBuffer[];
     }
   | { ok: false; path: string; reason: string; message: string };
-
-export interface FieldScale {
-  width: number;
-  height: number;
-  /** Typical RBC diameter in px. */
-  cellDiameter: number;
-}
 
 export interface ProcessOptions {
   mode: 'field' | 'crop';

@@ -9,7 +9,8 @@ import { LARGE_FIELD_PIXELS, listIngestFiles, type IngestFile } from '../ingest/
 import { imageSize, type ImageSize } from '../ingest/decode';
 import { IngestPool } from '../ingest/pool';
 import type { IngestPoolKeeper, IngestPoolLease } from '../ingest/warm-pool';
-import type { FieldScale, ProcessOptions, ProcessResult } from '../ingest/process-image';
+import type { ProcessOptions, ProcessResult } from '../ingest/process-image';
+import { fieldScaleOf, type FieldScale } from '../ingest/scale';
 import { MORPHOLOGY_DIMS, MORPHOLOGY_MODEL_NAME } from '../embed/morphology';
 import { findAnnotations, type AnnotatedCell, type SiblingAnnotations } from '../ingest/annotations';
 
@@ -42,8 +43,8 @@ async function sha256File(p: string): Promise<string> {
   return h.digest('hex');
 }
 
-/** What a field's own scale search found, reported back to ImportScales. */
-type ScaleReport = (r: { width: number; height: number; cellDiameter?: number } | null) => void;
+/** A size's first field's result, reported back to ImportScales. */
+type ScaleReport = (r: ProcessResult) => void;
 
 /**
  * One scale per image size for a whole import. The first field of each size (in import order) searches its
@@ -71,12 +72,10 @@ class ImportScales {
     let settle!: (s: FieldScale | null) => void;
     this.bySize.set(key, new Promise((r) => (settle = r)));
     return {
-      report: (r) =>
-        settle(
-          r?.cellDiameter && r.width === width && r.height === height
-            ? { width, height, cellDiameter: r.cellDiameter }
-            : null,
-        ),
+      report: (r) => {
+        const scale = fieldScaleOf(r);
+        settle(scale && scale.width === width && scale.height === height ? scale : null);
+      },
     };
   }
 }
@@ -173,7 +172,7 @@ export async function runIngest(
       throwIfCancelled(ctx.signal);
       if (scouting?.scale) opts.scale = scouting.scale;
       const task = pool.process(file.path, opts).then((r) => {
-        scouting?.report?.(r.ok ? r : null);
+        scouting?.report?.(r);
         if (!ctx.signal.aborted) commit(file, r, annotations?.cells ?? null);
         ctx.progress(++done, files.length, 'importing');
       });
