@@ -15,7 +15,6 @@ import { maskFromCrop, writeMorphologyFeatures, MORPHOLOGY_DIMS } from '../embed
 import type { CellKind } from '../../../shared/domain';
 
 export { THUMB_SIZE } from './thumbnail';
-export { LARGE_FIELD_PIXELS };
 export { fieldScaleOf, type FieldScale } from './scale';
 
 /**
