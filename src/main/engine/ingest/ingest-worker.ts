@@ -7,11 +7,19 @@ import {
   type ProcessOptions,
   type ProcessResult,
 } from './process-image';
+import { decodeImage } from './decode';
+import { morphologyOfCells, type PackedCells } from '../embed/morphology-cells';
 
 interface Task {
   id: number;
   path: string;
   opts: ProcessOptions;
+}
+
+/** Re-embedding stored cells of one image with the morphology model (the embed job's CPU work). */
+interface EmbedTask {
+  id: number;
+  embed: { path: string; cells: PackedCells };
 }
 
 interface WarmUp {
@@ -44,6 +52,28 @@ async function run(task: Task): Promise<void> {
   parentPort!.postMessage({ id: task.id, result }, transfer);
 }
 
+/**
+ * An embed task's image starts decoding as soon as it arrives (sharp decodes on its own threads), so the next
+ * images are ready when the features of this one are done: single-cell crops are decoded far slower than
+ * their features are computed. Only the features run in queue order.
+ */
+function embed(task: EmbedTask): void {
+  const decoded = decodeImage(task.embed.path);
+  decoded.catch(() => undefined);
+  queue = queue.then(async () => {
+    try {
+      const img = await decoded;
+      const vectors = morphologyOfCells(
+        { data: img.data, width: img.width, height: img.height },
+        task.embed.cells,
+      );
+      parentPort!.postMessage({ id: task.id, vectors }, [vectors.buffer as ArrayBuffer]);
+    } catch (err) {
+      parentPort!.postMessage({ id: task.id, error: (err as Error).message });
+    }
+  });
+}
+
 /** Detector session, then (for a kept-warm pool) the warm-up field, so the JIT has compiled the hot paths. */
 async function warm(w: WarmUp): Promise<void> {
   try {
@@ -58,9 +88,10 @@ async function warm(w: WarmUp): Promise<void> {
   }
 }
 
-parentPort!.on('message', (msg: Task | WarmUp) => {
+parentPort!.on('message', (msg: Task | EmbedTask | WarmUp) => {
   // The first message (the pool posts it at start) says whether to warm up; the detector loads either way,
   // while the engine lists and hashes the files.
   if ('warmUp' in msg) queue = queue.then(() => warm(msg)).catch(() => undefined);
+  else if ('embed' in msg) embed(msg);
   else queue = queue.then(() => run(msg));
 });

@@ -2,14 +2,29 @@ import os from 'node:os';
 import type { Worker } from 'node:worker_threads';
 import { startModuleWorker } from '../util/module-worker';
 import type { ProcessOptions, ProcessResult } from './process-image';
+import type { PackedCells } from '../embed/morphology-cells';
 
 /** Tasks queued on one worker at once: the next image is already there when one finishes. */
 const DEPTH = 2;
+/**
+ * Morphology embed tasks queued on one worker at once: the worker decodes them all while it computes features
+ * (decoding a small crop image takes longer than its features).
+ */
+export const EMBED_DEPTH = 8;
+
+interface WorkerReply {
+  id?: number;
+  result?: ProcessResult;
+  vectors?: Float32Array;
+  error?: string;
+  warmed?: boolean;
+}
 
 interface Pending {
   worker: Worker;
-  path: string;
-  resolve: (r: ProcessResult) => void;
+  settle: (msg: WorkerReply) => void;
+  /** The worker died holding the task. */
+  fail: (why: string) => void;
 }
 
 export interface IngestPoolOptions {
@@ -46,13 +61,13 @@ export class IngestPool {
       this.load.set(w, 0);
       let warmed!: () => void;
       settled.push(new Promise<void>((r) => (warmed = r)));
-      w.on('message', (msg: { id?: number; result?: ProcessResult; warmed?: boolean }) => {
+      w.on('message', (msg: WorkerReply) => {
         if (msg.warmed) return warmed();
         const p = this.pending.get(msg.id!);
         this.pending.delete(msg.id!);
         this.load.set(w, this.load.get(w)! - 1);
         this.waiting.shift()?.();
-        p?.resolve(msg.result!);
+        p?.settle(msg);
       });
       w.on('error', (err) => {
         // A crashed worker fails the tasks it held and takes no more; the others carry on.
@@ -75,6 +90,11 @@ export class IngestPool {
     return Math.max(1, this.workers.length) * DEPTH;
   }
 
+  /** Embed tasks the pool takes before embedMorphology() waits: EMBED_DEPTH per worker. */
+  get embedCapacity(): number {
+    return Math.max(1, this.workers.length) * EMBED_DEPTH;
+  }
+
   /** Whether the pool's workers keep the process alive (an idle kept-warm pool must not). */
   ref(on: boolean): void {
     for (const w of this.workers) {
@@ -89,34 +109,66 @@ export class IngestPool {
     for (const [id, p] of this.pending) {
       if (p.worker !== w) continue;
       this.pending.delete(id);
-      p.resolve({ ok: false, path: p.path, reason: 'unreadable', message: `${p.path}: ${why}` });
+      p.fail(why);
     }
     for (const wake of this.waiting.splice(0)) wake();
   }
 
-  private leastLoaded(): Worker | null {
+  private leastLoaded(depth: number): Worker | null {
     let best: Worker | null = null;
     for (const w of this.workers) {
       const n = this.load.get(w)!;
-      if (n < DEPTH && (!best || n < this.load.get(best)!)) best = w;
+      if (n < depth && (!best || n < this.load.get(best)!)) best = w;
     }
     return best;
   }
 
-  async process(path: string, opts: ProcessOptions): Promise<ProcessResult> {
-    let w = this.leastLoaded();
+  /** A free worker slot (at most `depth` tasks per worker), or null when every worker has stopped. */
+  private async slot(depth: number): Promise<Worker | null> {
+    let w = this.leastLoaded(depth);
     while (!w) {
-      if (this.workers.length === 0)
-        return { ok: false, path, reason: 'unreadable', message: `${path}: the ingest workers stopped` };
+      if (this.workers.length === 0) return null;
       await new Promise<void>((r) => this.waiting.push(r));
-      w = this.leastLoaded();
+      w = this.leastLoaded(depth);
     }
     this.load.set(w, this.load.get(w)! + 1);
+    return w;
+  }
+
+  private post(worker: Worker, task: object, settle: Pending['settle'], fail: Pending['fail']): void {
     const id = this.nextId++;
-    const worker = w;
+    this.pending.set(id, { worker, settle, fail });
+    worker.postMessage({ id, ...task });
+  }
+
+  async process(path: string, opts: ProcessOptions): Promise<ProcessResult> {
+    const worker = await this.slot(DEPTH);
+    if (!worker)
+      return { ok: false, path, reason: 'unreadable', message: `${path}: the ingest workers stopped` };
     return new Promise((resolve) => {
-      this.pending.set(id, { worker, path, resolve });
-      worker.postMessage({ id, path, opts });
+      this.post(
+        worker,
+        { path, opts },
+        (msg) => resolve(msg.result!),
+        (why) => resolve({ ok: false, path, reason: 'unreadable', message: `${path}: ${why}` }),
+      );
+    });
+  }
+
+  /**
+   * Morphology vectors of stored cells of one image, computed on a worker (it decodes the image itself);
+   * rejects with the reason when the image cannot be read or the workers stopped.
+   */
+  async embedMorphology(path: string, cells: PackedCells): Promise<Float32Array> {
+    const worker = await this.slot(EMBED_DEPTH);
+    if (!worker) throw new Error('the ingest workers stopped');
+    return new Promise((resolve, reject) => {
+      this.post(
+        worker,
+        { embed: { path, cells } },
+        (msg) => (msg.vectors ? resolve(msg.vectors) : reject(new Error(msg.error ?? 'no vectors'))),
+        (why) => reject(new Error(why)),
+      );
     });
   }
 

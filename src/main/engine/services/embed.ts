@@ -2,10 +2,10 @@ import os from 'node:os';
 import type { Engine } from '../engine';
 import type { JobContext } from '../jobs/jobs';
 import type { CellStore, ModelRecord } from '../store/store';
-import { decodeImage } from '../ingest/decode';
-import { cropRgb } from '../ingest/process-image';
-import { rasterizeContour } from '../ingest/segment/contour';
-import { maskFromCrop, writeMorphologyFeatures, MORPHOLOGY_DIMS } from '../embed/morphology';
+import { decodeImage, type DecodedImage } from '../ingest/decode';
+import type { IngestPool } from '../ingest/pool';
+import type { IngestPoolKeeper, IngestPoolLease } from '../ingest/warm-pool';
+import { morphologyOfCells, packCells } from '../embed/morphology-cells';
 import { openVitSession, type VitProvider, type VitSession } from '../embed/vit/session';
 import { preprocessCellCrops, type Rgb } from '../embed/vit/preprocess';
 import { ApiError } from '../../../shared/api';
@@ -24,13 +24,31 @@ export interface EmbedSummary {
 const VIT_BATCH = 8;
 
 /**
+ * Morphology re-embedding of at least this many cells runs on the ingest workers (one per core, each decoding
+ * its own images); fewer run on the engine thread, where starting workers would cost more than it saves.
+ */
+export const MORPHOLOGY_POOL_MIN_CELLS = 2000;
+
+/** Images decoded ahead of the one being embedded on the engine thread. */
+const DECODE_AHEAD = 4;
+
+export interface EmbedOptions {
+  provider: VitProvider;
+  dtype?: 'f32' | 'f16';
+  /** Lends the worker pool for morphology embedding (MORPHOLOGY_POOL_MIN_CELLS or more cells). */
+  pool?: () => IngestPoolLease;
+  /** Default MORPHOLOGY_POOL_MIN_CELLS. */
+  poolMinCells?: number;
+}
+
+/**
  * Embeds every cell that has no vector for the model yet, image by image (each image decoded once), committing
  * each image's vectors in one transaction: a cancelled or crashed job resumes where it stopped.
  */
 export async function runEmbed(
   store: CellStore,
   model: ModelRecord,
-  opts: { provider: VitProvider; dtype?: 'f32' | 'f16' },
+  opts: EmbedOptions,
   ctx: Pick<JobContext, 'signal' | 'progress'>,
 ): Promise<EmbedSummary> {
   const t0 = performance.now();
@@ -46,6 +64,8 @@ export async function runEmbed(
     });
     provider = session.provider;
   }
+  const lease =
+    !session && opts.pool && total >= (opts.poolMinCells ?? MORPHOLOGY_POOL_MIN_CELLS) ? opts.pool() : null;
   try {
     const byImage = new Map<number, number[]>();
     const want = new Set(missing);
@@ -57,17 +77,37 @@ export async function runEmbed(
     }
     let done = 0;
     ctx.progress(0, total, `embedding with ${model.name}`);
-    for (const [imageId, cellIds] of byImage) {
-      ctx.signal.throwIfAborted();
-      const image = store.getImage(imageId)!;
-      const decoded = await decodeImage(image.path).catch((err: Error) => {
-        throw new ApiError(
-          'image-missing',
-          `Cannot read ${image.path} to embed its cells (${err.message}). Restore the file or remove the slide.`,
-        );
+    // Images that cannot be read are skipped and reported at the end, when everything else is stored.
+    const unreadable: Unreadable[] = [];
+    if (lease) {
+      await embedOnPool(lease.pool, store, model, byImage, opts.dtype ?? 'f32', ctx, unreadable, (n) => {
+        done += n;
+        ctx.progress(done, total, `embedding with ${model.name}`);
       });
+    }
+    // The next images decode (on sharp's threads) while this one is embedded.
+    const images = lease ? [] : [...byImage];
+    const decodes = new Map<number, Promise<DecodedImage>>();
+    const decodeAhead = (k: number) => {
+      if (k >= images.length || decodes.has(k)) return;
+      const p = decodeImage(store.getImage(images[k][0])!.path);
+      p.catch(() => undefined);
+      decodes.set(k, p);
+    };
+    for (let k = 0; k < images.length; k++) {
+      ctx.signal.throwIfAborted();
+      for (let a = k; a <= k + DECODE_AHEAD; a++) decodeAhead(a);
+      const [imageId, cellIds] = images[k];
+      const image = store.getImage(imageId)!;
+      const pending = decodes.get(k)!;
+      decodes.delete(k);
+      const decoded = await pending.catch((err: Error) => {
+        unreadable.push({ path: image.path, message: err.message });
+        return null;
+      });
+      if (!decoded) continue;
       const rgb = { data: decoded.data, width: decoded.width, height: decoded.height };
-      const cells = cellIds.map((id) => store.getCell(id)!);
+      const cells = storedCells(store, imageId, cellIds);
       const vectors = new Float32Array(cells.length * model.dims);
       if (session) {
         const boxes = cells.map((c) => ({ x: c.bbox[0], y: c.bbox[1], width: c.bbox[2], height: c.bbox[3] }));
@@ -86,26 +126,22 @@ export async function runEmbed(
           ctx.progress(done + Math.min(i + VIT_BATCH, boxes.length), total, `embedding with ${model.name}`);
         }
       } else {
-        cells.forEach((c, i) => {
-          const box = c.bbox.map(Math.round) as [number, number, number, number];
-          const crop = cropRgb(rgb, box);
-          const mask =
-            c.contour.length >= 6
-              ? rasterizeContour(Float32Array.from(c.contour), box)
-              : maskFromCrop({ rgb: crop.data, width: crop.width, height: crop.height });
-          writeMorphologyFeatures(
-            { rgb: crop.data, width: crop.width, height: crop.height, mask },
-            vectors,
-            i * MORPHOLOGY_DIMS,
-          );
-        });
+        vectors.set(morphologyOfCells(rgb, packCells(cells)));
       }
-      store.putEmbeddings(model.id, cellIds, vectors, model.dims, opts.dtype ?? 'f32');
+      store.putEmbeddings(
+        model.id,
+        cells.map((c) => c.id),
+        vectors,
+        model.dims,
+        opts.dtype ?? 'f32',
+      );
       done += cellIds.length;
       ctx.progress(done, total, `embedding with ${model.name}`);
     }
+    if (unreadable.length) throw unreadableError(unreadable);
   } finally {
     await session?.close();
+    await lease?.release();
   }
   const seconds = (performance.now() - t0) / 1000;
   return {
@@ -119,8 +155,95 @@ export async function runEmbed(
   };
 }
 
-export function startEmbed(engine: Engine, model: ModelRecord): number {
+interface StoredCell {
+  id: number;
+  bbox: [number, number, number, number];
+  contour: Float32Array;
+}
+
+/**
+ * Box and contour of the listed cells of one image, in ascending id order, read in one query; a cell deleted
+ * since the job listed it is left out.
+ */
+function storedCells(store: CellStore, imageId: number, cellIds: readonly number[]): StoredCell[] {
+  const want = new Set(cellIds);
+  const out: StoredCell[] = [];
+  for (const c of store.iterateCells({ imageId })) {
+    if (want.has(c.id)) out.push({ id: c.id, bbox: c.bbox, contour: c.contour ?? NO_CONTOUR });
+  }
+  return out;
+}
+
+const NO_CONTOUR = new Float32Array(0);
+
+/**
+ * Morphology vectors of every listed image's cells on the pool's workers, as many images in flight as the pool
+ * holds; each image is committed in its own transaction as its vectors arrive. Images that cannot be read are
+ * listed in `unreadable`. On cancel the images already in flight still finish and commit (nothing computed is
+ * thrown away), then the abort is raised.
+ */
+async function embedOnPool(
+  pool: IngestPool,
+  store: CellStore,
+  model: ModelRecord,
+  byImage: Map<number, number[]>,
+  dtype: 'f32' | 'f16',
+  ctx: Pick<JobContext, 'signal' | 'progress'>,
+  unreadable: Unreadable[],
+  committed: (cells: number) => void,
+): Promise<void> {
+  const inFlight = new Set<Promise<void>>();
+  try {
+    for (const [imageId, cellIds] of byImage) {
+      ctx.signal.throwIfAborted();
+      const image = store.getImage(imageId)!;
+      const cells = storedCells(store, imageId, cellIds);
+      const task: Promise<void> = pool
+        .embedMorphology(image.path, packCells(cells))
+        .then(
+          (vectors) => {
+            store.putEmbeddings(
+              model.id,
+              cells.map((c) => c.id),
+              vectors,
+              model.dims,
+              dtype,
+            );
+            committed(cellIds.length);
+          },
+          (err: Error) => void unreadable.push({ path: image.path, message: err.message }),
+        )
+        .finally(() => inFlight.delete(task));
+      inFlight.add(task);
+      if (inFlight.size >= pool.embedCapacity) await Promise.race(inFlight);
+    }
+  } finally {
+    await Promise.all(inFlight);
+  }
+}
+
+interface Unreadable {
+  path: string;
+  message: string;
+}
+
+function unreadableError(list: Unreadable[]): ApiError {
+  const [first] = list;
+  const more = list.length > 1 ? ` ${list.length - 1} more image(s) could not be read either.` : '';
+  return new ApiError(
+    'image-missing',
+    `Cannot read ${first.path} to embed its cells (${first.message}).${more} The other cells are embedded; ` +
+      'restore the files (or remove their slides) and run the embedding again to finish.',
+  );
+}
+
+export function startEmbed(engine: Engine, model: ModelRecord, pools?: IngestPoolKeeper): number {
   return engine.jobs.start('embed', { modelId: model.id }, (ctx) =>
-    runEmbed(engine.project, model, { provider: engine.settings.get().provider }, ctx),
+    runEmbed(
+      engine.project,
+      model,
+      { provider: engine.settings.get().provider, pool: pools && (() => pools.acquire()) },
+      ctx,
+    ),
   );
 }

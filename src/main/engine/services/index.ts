@@ -60,7 +60,7 @@ export function services(engine: Engine): EngineServices {
   const upgradeMorphology = (): number | null => {
     const store = engine.project;
     if (!outdatedMorphology(store.listModels())) return null;
-    return startEmbed(engine, store.getModel(ensureMorphologyModel(store))!);
+    return startEmbed(engine, store.getModel(ensureMorphologyModel(store))!, ingestPools);
   };
   return {
     ingest: {
@@ -100,7 +100,8 @@ export function services(engine: Engine): EngineServices {
     embed: {
       // No model named and the vectors come from an older morphology version: embed with the current one.
       start: (modelId) =>
-        (modelId == null ? upgradeMorphology() : null) ?? startEmbed(engine, vectors.activeModel(modelId)),
+        (modelId == null ? upgradeMorphology() : null) ??
+        startEmbed(engine, vectors.activeModel(modelId), ingestPools),
       upgradeMorphology,
     },
     map: { get: (modelId) => map.get(modelId), start: (modelId) => map.start(modelId) },
@@ -120,7 +121,7 @@ export function services(engine: Engine): EngineServices {
       if (job.kind === 'ingest') return ingest(job.params as IngestParams, jobId);
       if (job.kind === 'embed') {
         const { modelId } = job.params as { modelId: number };
-        return startEmbed(engine, vectors.activeModel(modelId));
+        return startEmbed(engine, vectors.activeModel(modelId), ingestPools);
       }
       if (job.kind === 'map') return map.start((job.params as { modelId: number }).modelId);
       throw new ApiError('invalid', `Jobs of kind ${job.kind} cannot be resumed; start it again.`);
