@@ -1,5 +1,5 @@
 /**
- * Morphology embedder benchmark: speed (cells/s, one core) and kNN quality (k=20, cosine on standardized
+ * Morphology embedder benchmark: speed (cells/s, one core and all cores) and kNN quality (k=20, cosine on standardized
  * features, slide-disjoint 5-fold grouped CV) on Chula RBC-12 classes, NIH parasitized vs uninfected and
  * MP-IDB P. falciparum stages, against a trivial baseline (mean colour + area).
  *
@@ -10,6 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import v8 from 'node:v8';
+import { startModuleWorker } from '../src/main/engine/util/module-worker';
 import vm from 'node:vm';
 import {
   MORPHOLOGY_DIMS,
@@ -125,6 +126,40 @@ function timeFeatures(cells: LabeledCells): {
   return { features, segmenting, maskSupplied, timedPasses };
 }
 
+/**
+ * The same mask-supplied features on every core at once, as the app computes them (ingest and re-embedding run
+ * one worker per core): one worker thread per core, each with an equal share of the crops, loaded and warmed
+ * up before a common start; cells per wall second from the start until the last worker is done.
+ */
+async function allCores(dataset: string, n: number, timedPasses: number) {
+  const parts = os.availableParallelism();
+  const workers = Array.from({ length: parts }, (_, part) =>
+    startModuleWorker(import.meta.url, 'morphology-worker', {
+      dataset,
+      dataDir: DATA,
+      part,
+      parts,
+      passes: timedPasses,
+    }),
+  );
+  const next = (w: (typeof workers)[number]) =>
+    new Promise<{ cells: number }>((resolve, reject) => {
+      w.once('message', resolve);
+      w.once('error', reject);
+    });
+  await Promise.all(workers.map(next));
+  const done = workers.map(next);
+  const t0 = process.hrtime.bigint();
+  for (const w of workers) w.postMessage('go');
+  const results = await Promise.all(done);
+  const wall = Number(process.hrtime.bigint() - t0) / 1e9;
+  await Promise.all(workers.map((w) => w.terminate()));
+  const cells = results.reduce((a, r) => a + r.cells, 0);
+  if (cells !== n * timedPasses)
+    throw new Error(`all-cores run did ${cells} cells, expected ${n * timedPasses}`);
+  return { workers: parts, cellsPerWallSecond: Math.round(cells / wall) };
+}
+
 /** ns per element of a dependent multiply-add loop: shows how contended this run's CPU was. */
 function calibrationLoop(): number {
   const a = new Float32Array(4096).map((_, i) => i % 7);
@@ -148,6 +183,7 @@ async function runDataset(
 ): Promise<Record<string, unknown>> {
   const n = cells.labels.length;
   const { features, segmenting, maskSupplied, timedPasses } = timeFeatures(cells);
+  const maskSuppliedAllCores = await allCores(name, n, timedPasses);
   const foldOf = groupedFolds(cells.groups, FOLDS);
   const full = evaluate(features, MORPHOLOGY_DIMS, cells, foldOf);
   const base = select(features, n, MORPHOLOGY_FEATURE_NAMES, (f) => BASELINE.includes(f));
@@ -157,7 +193,7 @@ async function runDataset(
     groups: new Set(cells.groups).size,
     classes: countBy(cells.labels),
     cropSize: `${cells.crops[0].width}x${cells.crops[0].height}`,
-    speed: { segmenting, maskSupplied, timedPasses },
+    speed: { segmenting, maskSupplied, maskSuppliedAllCores, timedPasses },
     morphology: full,
     baselineMeanColourArea: baseline,
   };
@@ -174,7 +210,7 @@ async function runDataset(
     result.ablationsWeightedF1 = ablations;
   }
   process.stderr.write(
-    `${name}: wF1 ${full.weightedF1} (baseline ${baseline.weightedF1}), ${JSON.stringify({ segmenting, maskSupplied })}\n`,
+    `${name}: wF1 ${full.weightedF1} (baseline ${baseline.weightedF1}), ${JSON.stringify({ segmenting, maskSupplied, maskSuppliedAllCores })}\n`,
   );
   return result;
 }
@@ -211,7 +247,8 @@ const report = {
     'mpidb: fixture stage crops (mpidb-dev has only rings), group = smear id. Speed: one thread, features ' +
     'from decoded RGB crops, segmenting (no mask given) and with the mask supplied (as ingest supplies it), ' +
     `after a 200-cell warm-up and a full garbage collection, sets under ${MIN_TIMED_CELLS} cells timed over ` +
-    'repeated passes (timedPasses); ' +
+    'repeated passes (timedPasses); maskSuppliedAllCores: the same on one worker thread per core at once, ' +
+    'each with an equal share of the crops, cells per wall second of the whole set (as the app runs it); ' +
     'wall and process-CPU time reported, with the load average (2 shared cores).',
   datasets,
   machine: { cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model, node: process.version },
