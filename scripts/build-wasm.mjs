@@ -11,8 +11,22 @@ import asc from 'assemblyscript/asc';
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const dir = path.join(root, 'src/main/engine/ingest/wasm');
 // Speed-optimised, no runtime (the kernels never allocate), no abort import, bounds assertions compiled out,
-// 128-bit SIMD (Node 16.4+ and every Electron since 13 run it).
-const FLAGS = ['-O3', '--noAssert', '--runtime', 'stub', '--use', 'abort=', '--enable', 'simd', '--noColors'];
+// 128-bit SIMD (Node 16.4+ and every Electron since 13 run it). The memory starts at 16 MiB (pages are only backed
+// once touched): growing it detaches its ArrayBuffer, and a thread's first detach slows all its typed-array code
+// (see ingest-worker.ts), so ordinary thumbnails, crops up to ~1000 px included, never grow it.
+const FLAGS = [
+  '-O3',
+  '--noAssert',
+  '--runtime',
+  'stub',
+  '--use',
+  'abort=',
+  '--enable',
+  'simd',
+  '--initialMemory',
+  '256',
+  '--noColors',
+];
 
 /** The WebAssembly bytes `file` compiles to. */
 export async function compile(file) {

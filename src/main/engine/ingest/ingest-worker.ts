@@ -27,12 +27,15 @@ interface WarmUp {
   runs: number;
 }
 
-// Results go back by transfer, which detaches their buffers. The first detach in a thread invalidates V8's
-// assumption that no ArrayBuffer was ever detached, and with it nearly every optimized typed-array function
-// (all recompiled, ~1 CPU-s per worker, right as an import starts). One throwaway buffer detached here, before
-// anything is compiled, makes the warm-up's (or the first images') optimized code the code that stays.
-const probe = new ArrayBuffer(8);
-structuredClone(probe, { transfer: [probe] });
+// Results go back by copy, not by transfer, unless they are large. Transferring detaches the worker's buffers,
+// and the first detach in a thread invalidates V8's assumption that no ArrayBuffer was ever detached: from then on
+// every typed-array access in optimized code checks for a detached buffer (segmentation and morphology features
+// measured 25-35% slower), and every optimized typed-array function is recompiled once (~1 CPU-s). Copying an
+// image's results (its thumbnails and contours are packed in a few ResultArena chunks) costs well under a
+// millisecond. The JPEG kernel's memory starts large enough for ordinary thumbnails for the same reason: growing
+// a WebAssembly memory detaches its old buffer too.
+/** Results larger than this (a huge tiled field's tens of thousands of cells) are transferred, not copied. */
+const COPY_LIMIT_BYTES = 16 * 2 ** 20;
 
 /**
  * The pool keeps up to two tasks queued here, so the next image starts the moment one is done (no round trip
@@ -47,9 +50,9 @@ async function run(task: Task): Promise<void> {
   } catch (err) {
     result = { ok: false, path: task.path, reason: 'unreadable', message: (err as Error).message };
   }
-  const transfer: ArrayBuffer[] = [];
-  if (result.ok) transfer.push(result.morphology.buffer as ArrayBuffer, ...result.buffers);
-  parentPort!.postMessage({ id: task.id, result }, transfer);
+  const buffers = result.ok ? [result.morphology.buffer as ArrayBuffer, ...result.buffers] : [];
+  const bytes = buffers.reduce((a, b) => a + b.byteLength, 0);
+  parentPort!.postMessage({ id: task.id, result }, bytes > COPY_LIMIT_BYTES ? buffers : []);
 }
 
 /**
@@ -67,7 +70,7 @@ function embed(task: EmbedTask): void {
         { data: img.data, width: img.width, height: img.height },
         task.embed.cells,
       );
-      parentPort!.postMessage({ id: task.id, vectors }, [vectors.buffer as ArrayBuffer]);
+      parentPort!.postMessage({ id: task.id, vectors });
     } catch (err) {
       parentPort!.postMessage({ id: task.id, error: (err as Error).message });
     }

@@ -60,7 +60,7 @@ export type ProcessResult =
        * for crops, annotation boxes, large fields and fields with too few cells to measure a scale on.
        */
       cellDiameter?: number;
-      /** The buffers behind the cells' thumbnails and contours (ResultArena), for transfer to the engine. */
+      /** The buffers behind the cells' thumbnails and contours (ResultArena), sent to the engine with the result. */
       buffers: ArrayBuffer[];
     }
   | { ok: false; path: string; reason: string; message: string };
