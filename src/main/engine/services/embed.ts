@@ -7,7 +7,8 @@ import type { IngestPool } from '../ingest/pool';
 import type { IngestPoolKeeper, IngestPoolLease } from '../ingest/warm-pool';
 import { morphologyOfCells, packCells } from '../embed/morphology-cells';
 import { openVitSession, type VitProvider, type VitSession } from '../embed/vit/session';
-import { preprocessCellCrops, type Rgb } from '../embed/vit/preprocess';
+import { imageMeanColor, preprocessCellCropsInto, type Rgb } from '../embed/vit/preprocess';
+import type { RgbImage } from '../ingest/segment/types';
 import { ApiError } from '../../../shared/api';
 
 export interface EmbedSummary {
@@ -42,8 +43,11 @@ export interface EmbedOptions {
 }
 
 /**
- * Embeds every cell that has no vector for the model yet, image by image (each image decoded once), committing
- * each image's vectors in one transaction: a cancelled or crashed job resumes where it stopped.
+ * Embeds every cell that has no vector for the model yet. Images are decoded ahead of use, each once. ViT
+ * batches are filled across images (a project of single-cell crops still runs full batches), with the next batch
+ * prepared while one runs; morphology runs on the worker pool when one is lent and enough cells wait. Vectors
+ * are committed as they come (per ViT batch, per image for morphology): a cancelled or crashed job resumes where
+ * it stopped. Images that cannot be read are skipped; the job then fails naming them, with everything else stored.
  */
 export async function runEmbed(
   store: CellStore,
@@ -76,67 +80,31 @@ export async function runEmbed(
       else byImage.set(c.imageId, [c.id]);
     }
     let done = 0;
-    ctx.progress(0, total, `embedding with ${model.name}`);
+    const phase = `embedding with ${model.name}`;
+    ctx.progress(0, total, phase);
+    const committed = (n: number) => {
+      done += n;
+      ctx.progress(done, total, phase);
+    };
+    const dtype = opts.dtype ?? 'f32';
     // Images that cannot be read are skipped and reported at the end, when everything else is stored.
     const unreadable: Unreadable[] = [];
-    if (lease) {
-      await embedOnPool(lease.pool, store, model, byImage, opts.dtype ?? 'f32', ctx, unreadable, (n) => {
-        done += n;
-        ctx.progress(done, total, `embedding with ${model.name}`);
-      });
-    }
-    // The next images decode (on sharp's threads) while this one is embedded.
-    const images = lease ? [] : [...byImage];
-    const decodes = new Map<number, Promise<DecodedImage>>();
-    const decodeAhead = (k: number) => {
-      if (k >= images.length || decodes.has(k)) return;
-      const p = decodeImage(store.getImage(images[k][0])!.path);
-      p.catch(() => undefined);
-      decodes.set(k, p);
-    };
-    for (let k = 0; k < images.length; k++) {
-      ctx.signal.throwIfAborted();
-      for (let a = k; a <= k + DECODE_AHEAD; a++) decodeAhead(a);
-      const [imageId, cellIds] = images[k];
-      const image = store.getImage(imageId)!;
-      const pending = decodes.get(k)!;
-      decodes.delete(k);
-      const decoded = await pending.catch((err: Error) => {
-        unreadable.push({ path: image.path, message: err.message });
-        return null;
-      });
-      if (!decoded) continue;
-      const rgb = { data: decoded.data, width: decoded.width, height: decoded.height };
-      const cells = storedCells(store, imageId, cellIds);
-      const vectors = new Float32Array(cells.length * model.dims);
-      if (session) {
-        const boxes = cells.map((c) => ({ x: c.bbox[0], y: c.bbox[1], width: c.bbox[2], height: c.bbox[3] }));
-        const size = model.inputSize ?? 224;
-        for (let i = 0; i < boxes.length; i += VIT_BATCH) {
-          ctx.signal.throwIfAborted();
-          const part = boxes.slice(i, i + VIT_BATCH);
-          const batch = preprocessCellCrops(
-            rgb,
-            part,
-            size,
-            (model.mean ?? [0.485, 0.456, 0.406]) as Rgb,
-            (model.std ?? [0.229, 0.224, 0.225]) as Rgb,
-          );
-          vectors.set(await session.embed(batch, part.length), i * model.dims);
-          ctx.progress(done + Math.min(i + VIT_BATCH, boxes.length), total, `embedding with ${model.name}`);
-        }
-      } else {
-        vectors.set(morphologyOfCells(rgb, packCells(cells)));
+    if (session) {
+      await embedVit(session, store, model, byImage, dtype, ctx, unreadable, committed);
+    } else if (lease) {
+      await embedOnPool(lease.pool, store, model, byImage, dtype, ctx, unreadable, committed);
+    } else {
+      for await (const { imageId, cellIds, rgb } of decodedImages(store, byImage, ctx.signal, unreadable)) {
+        const cells = storedCells(store, imageId, cellIds);
+        store.putEmbeddings(
+          model.id,
+          cells.map((c) => c.id),
+          morphologyOfCells(rgb, packCells(cells)),
+          model.dims,
+          dtype,
+        );
+        committed(cellIds.length);
       }
-      store.putEmbeddings(
-        model.id,
-        cells.map((c) => c.id),
-        vectors,
-        model.dims,
-        opts.dtype ?? 'f32',
-      );
-      done += cellIds.length;
-      ctx.progress(done, total, `embedding with ${model.name}`);
     }
     if (unreadable.length) throw unreadableError(unreadable);
   } finally {
@@ -153,6 +121,113 @@ export async function runEmbed(
     seconds,
     cellsPerSecond: seconds > 0 ? total / seconds : 0,
   };
+}
+
+/**
+ * The listed images, decoded in order with the next DECODE_AHEAD already decoding (on sharp's threads) while the
+ * caller works on one; an image that cannot be read goes to `unreadable` and is skipped.
+ */
+async function* decodedImages(
+  store: CellStore,
+  byImage: Map<number, number[]>,
+  signal: AbortSignal,
+  unreadable: Unreadable[],
+): AsyncGenerator<{ imageId: number; cellIds: number[]; rgb: RgbImage }> {
+  const images = [...byImage];
+  const decodes = new Map<number, Promise<DecodedImage>>();
+  const decodeAhead = (k: number) => {
+    if (k >= images.length || decodes.has(k)) return;
+    const p = decodeImage(store.getImage(images[k][0])!.path);
+    p.catch(() => undefined);
+    decodes.set(k, p);
+  };
+  for (let k = 0; k < images.length; k++) {
+    signal.throwIfAborted();
+    for (let a = k; a <= k + DECODE_AHEAD; a++) decodeAhead(a);
+    const [imageId, cellIds] = images[k];
+    const pending = decodes.get(k)!;
+    decodes.delete(k);
+    const decoded = await pending.catch((err: Error) => {
+      unreadable.push({ path: store.getImage(imageId)!.path, message: err.message });
+      return null;
+    });
+    if (decoded) {
+      yield { imageId, cellIds, rgb: { data: decoded.data, width: decoded.width, height: decoded.height } };
+    }
+  }
+}
+
+/**
+ * ViT vectors of every listed cell in batches of VIT_BATCH filled across images, so single-cell crop images still
+ * make full batches. While one batch runs (on onnxruntime's threads or the GPU) the next is cut and normalized
+ * here; each batch's vectors are committed when it returns. On cancel or failure the running batch still
+ * finishes and commits.
+ */
+async function embedVit(
+  session: VitSession,
+  store: CellStore,
+  model: ModelRecord,
+  byImage: Map<number, number[]>,
+  dtype: 'f32' | 'f16',
+  ctx: Pick<JobContext, 'signal' | 'progress'>,
+  unreadable: Unreadable[],
+  committed: (cells: number) => void,
+): Promise<void> {
+  const size = model.inputSize ?? 224;
+  const per = 3 * size * size;
+  const mean = (model.mean ?? [0.485, 0.456, 0.406]) as Rgb;
+  const std = (model.std ?? [0.229, 0.224, 0.225]) as Rgb;
+  let batch = new Float32Array(VIT_BATCH * per);
+  let ids: number[] = [];
+  // In an object: TypeScript's flow analysis does not see flush() assign it.
+  const inFlight: { running: Promise<void> | null } = { running: null };
+  const flush = async () => {
+    if (ids.length === 0) return;
+    const n = ids.length;
+    const input = n === VIT_BATCH ? batch : batch.subarray(0, n * per);
+    const batchIds = ids;
+    // The running batch keeps its buffer; the next one is cut into a fresh one.
+    batch = new Float32Array(VIT_BATCH * per);
+    ids = [];
+    await inFlight.running;
+    ctx.signal.throwIfAborted();
+    const run = session.embed(input, n).then((vectors) => {
+      store.putEmbeddings(model.id, batchIds, vectors, model.dims, dtype);
+      committed(n);
+    });
+    // Handled here so a failure while the next batch is being cut is not an unhandled rejection; the next
+    // flush (or the end) awaits it and raises it.
+    run.catch(() => undefined);
+    inFlight.running = run;
+  };
+  try {
+    for await (const { imageId, cellIds, rgb } of decodedImages(store, byImage, ctx.signal, unreadable)) {
+      const cells = storedCells(store, imageId, cellIds);
+      const fill = imageMeanColor(rgb);
+      for (let i = 0; i < cells.length;) {
+        const take = Math.min(VIT_BATCH - ids.length, cells.length - i);
+        const part = cells.slice(i, i + take);
+        preprocessCellCropsInto(
+          rgb,
+          part.map((c) => ({ x: c.bbox[0], y: c.bbox[1], width: c.bbox[2], height: c.bbox[3] })),
+          size,
+          mean,
+          std,
+          batch,
+          ids.length,
+          { fill },
+        );
+        for (const c of part) ids.push(c.id);
+        i += take;
+        if (ids.length === VIT_BATCH) await flush();
+      }
+    }
+    await flush();
+    await inFlight.running;
+  } finally {
+    // A batch still running when the loop failed or was cancelled is committed before the job ends.
+    await inFlight.running?.catch(() => undefined);
+  }
 }
 
 interface StoredCell {

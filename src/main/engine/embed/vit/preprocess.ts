@@ -262,15 +262,35 @@ export function preprocessCellCrops(
   std: Rgb,
   options: CellCropOptions = {},
 ): Float32Array {
+  const out = new Float32Array(boxes.length * 3 * inputSize * inputSize);
+  preprocessCellCropsInto(image, boxes, inputSize, mean, std, out, 0, options);
+  return out;
+}
+
+/**
+ * preprocessCellCrops writing into `out` from image slot `slot` on (a batch filled from several images); `fill`
+ * is the image's mean colour when the caller already has it.
+ */
+export function preprocessCellCropsInto(
+  image: RgbImage,
+  boxes: readonly CellBox[],
+  inputSize: number,
+  mean: Rgb,
+  std: Rgb,
+  out: Float32Array,
+  slot: number,
+  options: CellCropOptions & { fill?: Rgb } = {},
+): void {
   checkImage(image);
-  const fill = imageMeanColor(image);
+  const fill = options.fill ?? imageMeanColor(image);
   const per = 3 * inputSize * inputSize;
-  const out = new Float32Array(boxes.length * per);
+  if ((slot + boxes.length) * per > out.length) {
+    throw new Error(`a batch of ${out.length / per} images has no room for ${boxes.length} more at ${slot}`);
+  }
   boxes.forEach((box, i) => {
     const crop = cellCropAtModelSize(image, box, inputSize, { ...options, fill });
-    normalizeIntoNchw(crop, mean, std, out, i * per);
+    normalizeIntoNchw(crop, mean, std, out, (slot + i) * per);
   });
-  return out;
 }
 
 export async function decodeRgb(filePath: string): Promise<RgbImage> {
