@@ -3,6 +3,8 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { IngestPool } from '../../src/main/engine/ingest/pool';
 import { processImage, type ProcessResult } from '../../src/main/engine/ingest/process-image';
+import { EMBED_DEPTH } from '../../src/main/engine/ingest/pool';
+import { packCells } from '../../src/main/engine/embed/morphology-cells';
 import { dataPath } from '../helpers/data';
 
 const fields = fs
@@ -50,5 +52,23 @@ describe('ingest worker pool', () => {
       expect(summary(viaPool[i])).toEqual(summary(here));
       expect(viaPool[i].ok && viaPool[i].cells.length).toBeGreaterThan(20);
     }
+  }, 120_000);
+
+  it('serves waiting callers in arrival order: an import is not starved by a re-embedding', async () => {
+    const order: string[] = [];
+    const none = packCells([]);
+    const embed = (name: string) => pool.embedMorphology(fields[0], none).then(() => void order.push(name));
+    // More embed tasks than the worker holds (EMBED_DEPTH), then an import's image, then more embed tasks.
+    const first = Array.from({ length: EMBED_DEPTH + 4 }, (_, i) => embed(`embed ${i}`));
+    const image = pool.process(fields[1], { mode: 'field' }).then((r) => {
+      order.push('image');
+      return r;
+    });
+    const later = Array.from({ length: 4 }, (_, i) => embed(`later ${i}`));
+    await Promise.all([...first, image, ...later]);
+    expect((await image).ok).toBe(true);
+    // The image went to the worker before any embed task that arrived after it.
+    expect(order.indexOf('image')).toBeLessThan(order.indexOf('later 0'));
+    expect(order.filter((o) => o.startsWith('later'))).toEqual(['later 0', 'later 1', 'later 2', 'later 3']);
   }, 120_000);
 });

@@ -45,7 +45,11 @@ export interface IngestPoolOptions {
 export class IngestPool {
   private workers: Worker[] = [];
   private load = new Map<Worker, number>();
-  private waiting: Array<() => void> = [];
+  /**
+   * Callers waiting for a slot, first come first served: an import's task (at most DEPTH per worker) waiting
+   * behind a re-embedding that keeps EMBED_DEPTH queued per worker is served before any later embed task.
+   */
+  private waiting: Array<{ depth: number; wake: (w: Worker | null) => void }> = [];
   private pending = new Map<number, Pending>();
   private nextId = 1;
   /** Thread ids of the workers as started (for diagnostics and tests: a reused pool keeps them). */
@@ -66,7 +70,7 @@ export class IngestPool {
         const p = this.pending.get(msg.id!);
         this.pending.delete(msg.id!);
         this.load.set(w, this.load.get(w)! - 1);
-        this.waiting.shift()?.();
+        this.serveWaiting();
         p?.settle(msg);
       });
       w.on('error', (err) => {
@@ -111,7 +115,7 @@ export class IngestPool {
       this.pending.delete(id);
       p.fail(why);
     }
-    for (const wake of this.waiting.splice(0)) wake();
+    this.serveWaiting();
   }
 
   private leastLoaded(depth: number): Worker | null {
@@ -124,15 +128,28 @@ export class IngestPool {
   }
 
   /** A free worker slot (at most `depth` tasks per worker), or null when every worker has stopped. */
-  private async slot(depth: number): Promise<Worker | null> {
-    let w = this.leastLoaded(depth);
-    while (!w) {
-      if (this.workers.length === 0) return null;
-      await new Promise<void>((r) => this.waiting.push(r));
-      w = this.leastLoaded(depth);
+  private slot(depth: number): Promise<Worker | null> {
+    return new Promise((wake) => {
+      this.waiting.push({ depth, wake });
+      this.serveWaiting();
+    });
+  }
+
+  /** Gives free slots to the waiting callers in arrival order; the first one that cannot be served blocks the rest. */
+  private serveWaiting(): void {
+    while (this.waiting.length > 0) {
+      const head = this.waiting[0];
+      if (this.workers.length === 0) {
+        this.waiting.shift();
+        head.wake(null);
+        continue;
+      }
+      const w = this.leastLoaded(head.depth);
+      if (!w) return;
+      this.waiting.shift();
+      this.load.set(w, this.load.get(w)! + 1);
+      head.wake(w);
     }
-    this.load.set(w, this.load.get(w)! + 1);
-    return w;
   }
 
   private post(worker: Worker, task: object, settle: Pending['settle'], fail: Pending['fail']): void {
