@@ -9,12 +9,12 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { CellStore } from '../src/main/engine/store/store';
-import { runIngest } from '../src/main/engine/services/ingest';
+import type { CellStore } from '../src/main/engine/store/store';
 import { runEmbed } from '../src/main/engine/services/embed';
 import { IngestPoolKeeper } from '../src/main/engine/ingest/warm-pool';
 import { MORPHOLOGY_DIMS } from '../src/main/engine/embed/morphology';
 import { machine, writeResult } from './common';
+import { copyFirstFields, importedProject } from './imported-project';
 
 const FIELDS = Number(process.argv[2] ?? 120);
 const ROUNDS = Number(process.argv[3] ?? 3);
@@ -22,28 +22,13 @@ const DATA = path.resolve('../shared/data');
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'reddino-bench-embed-'));
 const never = new AbortController().signal;
 
-async function build(name: string, paths: string[], as: 'fields' | 'crops'): Promise<CellStore> {
-  const store = CellStore.create(path.join(tmp, `${name}.rdproj`));
-  const s = await runIngest(
-    store,
-    { paths, as, cellsFrom: 'segmentation', annotator: 'bench' },
-    { signal: never, progress: () => {} },
-  );
-  if (s.failed.length) throw new Error(`${name}: ${s.failed.length} files failed: ${s.failed[0].message}`);
-  return store;
-}
-
-const chulaDir = path.join(tmp, 'chula');
-fs.mkdirSync(chulaDir);
-for (const f of fs
-  .readdirSync(path.join(DATA, 'chula-dev'))
-  .filter((f) => f.endsWith('.jpg'))
-  .sort()
-  .slice(0, FIELDS))
-  fs.copyFileSync(path.join(DATA, 'chula-dev', f), path.join(chulaDir, f));
 const projects = {
-  chula: await build('chula', [chulaDir], 'fields'),
-  nih: await build('nih', [path.join(DATA, 'nih-dev')], 'crops'),
+  chula: await importedProject(
+    path.join(tmp, 'chula.rdproj'),
+    [copyFirstFields(path.join(DATA, 'chula-dev'), path.join(tmp, 'chula'), FIELDS)],
+    'fields',
+  ),
+  nih: await importedProject(path.join(tmp, 'nih.rdproj'), [path.join(DATA, 'nih-dev')], 'crops'),
 };
 
 type Mode = 'engineThread' | 'warmPool' | 'coldPool';

@@ -6,11 +6,10 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { CellStore } from '../src/main/engine/store/store';
-import { runIngest } from '../src/main/engine/services/ingest';
 import { runEmbed } from '../src/main/engine/services/embed';
 import { importVitModel } from '../src/main/engine/embed/vit/build';
 import { machine, writeResult } from './common';
+import { copyFirstFields, importedProject } from './imported-project';
 
 const FIELDS = Number(process.argv[2] ?? 2);
 const ROUNDS = Number(process.argv[3] ?? 2);
@@ -25,26 +24,13 @@ const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'reddino-bench-embed-vit-'));
 const never = new AbortController().signal;
 const record = await importVitModel(CHECKPOINT, { name: 'vit-s', modelsDir: path.join(tmp, 'models') });
 
-async function project(name: string, paths: string[], as: 'fields' | 'crops'): Promise<CellStore> {
-  const store = CellStore.create(path.join(tmp, `${name}.rdproj`));
-  await runIngest(
-    store,
-    { paths, as, cellsFrom: 'segmentation', annotator: 'bench' },
-    { signal: never, progress: () => {} },
-  );
-  return store;
-}
-const fieldsDir = path.join(tmp, 'fields');
-fs.mkdirSync(fieldsDir);
-for (const f of fs
-  .readdirSync(path.join(DATA, 'chula_fields'))
-  .filter((f) => f.endsWith('.jpg'))
-  .sort()
-  .slice(0, FIELDS))
-  fs.copyFileSync(path.join(DATA, 'chula_fields', f), path.join(fieldsDir, f));
 const projects = {
-  nihCrops: await project('crops', [path.join(DATA, 'nih_cells')], 'crops'),
-  chulaFields: await project('fields', [fieldsDir], 'fields'),
+  nihCrops: await importedProject(path.join(tmp, 'crops.rdproj'), [path.join(DATA, 'nih_cells')], 'crops'),
+  chulaFields: await importedProject(
+    path.join(tmp, 'fields.rdproj'),
+    [copyFirstFields(path.join(DATA, 'chula_fields'), path.join(tmp, 'fields'), FIELDS)],
+    'fields',
+  ),
 };
 
 const out: Record<string, unknown> = {

@@ -89,22 +89,13 @@ export async function runEmbed(
     const dtype = opts.dtype ?? 'f32';
     // Images that cannot be read are skipped and reported at the end, when everything else is stored.
     const unreadable: Unreadable[] = [];
+    const run: EmbedRun = { store, model, byImage, dtype, ctx, unreadable, committed };
     if (session) {
-      await embedVit(session, store, model, byImage, dtype, ctx, unreadable, committed);
+      await embedVit(session, run);
     } else if (lease) {
-      await embedOnPool(lease.pool, store, model, byImage, dtype, ctx, unreadable, committed);
+      await embedOnPool(lease.pool, run);
     } else {
-      for await (const { imageId, cellIds, rgb } of decodedImages(store, byImage, ctx.signal, unreadable)) {
-        const cells = storedCells(store, imageId, cellIds);
-        store.putEmbeddings(
-          model.id,
-          cells.map((c) => c.id),
-          morphologyOfCells(rgb, packCells(cells)),
-          model.dims,
-          dtype,
-        );
-        committed(cellIds.length);
-      }
+      await embedMorphologyHere(run);
     }
     if (unreadable.length) throw unreadableError(unreadable);
   } finally {
@@ -121,6 +112,20 @@ export async function runEmbed(
     seconds,
     cellsPerSecond: seconds > 0 ? total / seconds : 0,
   };
+}
+
+/** What one embed job's passes share. */
+interface EmbedRun {
+  store: CellStore;
+  model: ModelRecord;
+  /** Cell ids to embed, by image, in ascending id order. */
+  byImage: Map<number, number[]>;
+  dtype: 'f32' | 'f16';
+  ctx: Pick<JobContext, 'signal' | 'progress'>;
+  /** Images that could not be read (skipped; the job fails naming them at the end). */
+  unreadable: Unreadable[];
+  /** Reports that `cells` more vectors are stored. */
+  committed: (cells: number) => void;
 }
 
 /**
@@ -163,16 +168,8 @@ async function* decodedImages(
  * here; each batch's vectors are committed when it returns. On cancel or failure the running batch still
  * finishes and commits.
  */
-async function embedVit(
-  session: VitSession,
-  store: CellStore,
-  model: ModelRecord,
-  byImage: Map<number, number[]>,
-  dtype: 'f32' | 'f16',
-  ctx: Pick<JobContext, 'signal' | 'progress'>,
-  unreadable: Unreadable[],
-  committed: (cells: number) => void,
-): Promise<void> {
+async function embedVit(session: VitSession, run: EmbedRun): Promise<void> {
+  const { store, model, byImage, dtype, ctx, unreadable, committed } = run;
   const size = model.inputSize ?? 224;
   const per = 3 * size * size;
   const mean = (model.mean ?? [0.485, 0.456, 0.406]) as Rgb;
@@ -251,22 +248,30 @@ function storedCells(store: CellStore, imageId: number, cellIds: readonly number
 
 const NO_CONTOUR = new Float32Array(0);
 
+/** Morphology vectors on this (the engine) thread, image by image, each image committed on its own. */
+async function embedMorphologyHere(run: EmbedRun): Promise<void> {
+  const { store, model, byImage, dtype, ctx, unreadable, committed } = run;
+  for await (const { imageId, cellIds, rgb } of decodedImages(store, byImage, ctx.signal, unreadable)) {
+    const cells = storedCells(store, imageId, cellIds);
+    store.putEmbeddings(
+      model.id,
+      cells.map((c) => c.id),
+      morphologyOfCells(rgb, packCells(cells)),
+      model.dims,
+      dtype,
+    );
+    committed(cellIds.length);
+  }
+}
+
 /**
  * Morphology vectors of every listed image's cells on the pool's workers, as many images in flight as the pool
  * holds; each image is committed in its own transaction as its vectors arrive. Images that cannot be read are
  * listed in `unreadable`. On cancel the images already in flight still finish and commit (nothing computed is
  * thrown away), then the abort is raised.
  */
-async function embedOnPool(
-  pool: IngestPool,
-  store: CellStore,
-  model: ModelRecord,
-  byImage: Map<number, number[]>,
-  dtype: 'f32' | 'f16',
-  ctx: Pick<JobContext, 'signal' | 'progress'>,
-  unreadable: Unreadable[],
-  committed: (cells: number) => void,
-): Promise<void> {
+async function embedOnPool(pool: IngestPool, run: EmbedRun): Promise<void> {
+  const { store, model, byImage, dtype, ctx, unreadable, committed } = run;
   const inFlight = new Set<Promise<void>>();
   try {
     for (const [imageId, cellIds] of byImage) {
