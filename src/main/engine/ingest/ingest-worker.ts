@@ -29,8 +29,8 @@ interface WarmUp {
 
 // Results go back by copy, not by transfer, unless they are large. Transferring detaches the worker's buffers,
 // and the first detach in a thread invalidates V8's assumption that no ArrayBuffer was ever detached: from then on
-// every typed-array access in optimized code checks for a detached buffer (segmentation and morphology features
-// measured 25-35% slower), and every optimized typed-array function is recompiled once (~1 CPU-s). Copying an
+// every typed-array access in optimized code checks for a detached buffer (measured: segmentation 25-35% slower,
+// morphology features 3-36%), and every optimized typed-array function is recompiled once (~1 CPU-s). Copying an
 // image's results (its thumbnails and contours are packed in a few ResultArena chunks) costs well under a
 // millisecond. The JPEG kernel's memory starts large enough for ordinary thumbnails for the same reason: growing
 // a WebAssembly memory detaches its old buffer too.

@@ -39,6 +39,18 @@ export const MORPHOLOGY_POOL_MIN_CELLS = 2000;
 /** Images decoded ahead of the one being embedded on the engine thread. */
 const DECODE_AHEAD = 4;
 
+/**
+ * Pixels of the images decoded ahead (engine thread) or sent to the workers and not yet done (pool), at most:
+ * ~190 MB of RGB, so a project of very large fields holds a few of them at a time, not DECODE_AHEAD or
+ * EMBED_DEPTH per worker. One image is always allowed, however large.
+ */
+const PIXELS_IN_FLIGHT = 64e6;
+
+function imagePixels(store: CellStore, imageId: number): number {
+  const image = store.getImage(imageId);
+  return image ? image.width * image.height : 0;
+}
+
 export interface EmbedOptions {
   provider: VitProvider;
   dtype?: 'f32' | 'f16';
@@ -145,19 +157,23 @@ async function* decodedImages(
   unreadable: Unreadable[],
 ): AsyncGenerator<{ imageId: number; cellIds: number[]; rgb: RgbImage }> {
   const images = [...byImage];
-  const decodes = new Map<number, Promise<DecodedImage>>();
-  const decodeAhead = (k: number) => {
-    if (k >= images.length || decodes.has(k)) return;
-    const p = decodeImage(store.getImage(images[k][0])!.path);
-    p.catch(() => undefined);
-    decodes.set(k, p);
-  };
+  const decodes = new Map<number, { decoded: Promise<DecodedImage>; pixels: number }>();
+  let pixelsAhead = 0;
+  let next = 0;
   for (let k = 0; k < images.length; k++) {
     signal.throwIfAborted();
-    for (let a = k; a <= k + DECODE_AHEAD; a++) decodeAhead(a);
+    while (next < images.length && next <= k + DECODE_AHEAD) {
+      const pixels = imagePixels(store, images[next][0]);
+      if (decodes.size > 0 && pixelsAhead + pixels > PIXELS_IN_FLIGHT) break;
+      const decoded = decodeImage(store.getImage(images[next][0])!.path);
+      decoded.catch(() => undefined);
+      decodes.set(next++, { decoded, pixels });
+      pixelsAhead += pixels;
+    }
     const [imageId, cellIds] = images[k];
-    const pending = decodes.get(k)!;
+    const { decoded: pending, pixels } = decodes.get(k)!;
     decodes.delete(k);
+    pixelsAhead -= pixels;
     const decoded = await pending.catch((err: Error) => {
       unreadable.push({ path: store.getImage(imageId)!.path, message: err.message });
       return null;
@@ -195,14 +211,14 @@ async function embedVit(session: VitSession, run: EmbedRun): Promise<void> {
     ids = [];
     await inFlight.running;
     ctx.signal.throwIfAborted();
-    const run = session.embed(input, n).then((vectors) => {
+    const running = session.embed(input, n).then((vectors) => {
       store.putEmbeddings(model.id, batchIds, vectors, model.dims, dtype);
       committed(n);
     });
     // Handled here so a failure while the next batch is being cut is not an unhandled rejection; the next
     // flush (or the end) awaits it and raises it.
-    run.catch(() => undefined);
-    inFlight.running = run;
+    running.catch(() => undefined);
+    inFlight.running = running;
   };
   try {
     for await (const { imageId, cellIds, rgb } of decodedImages(store, byImage, ctx.signal, unreadable)) {
@@ -280,11 +296,20 @@ async function embedMorphologyHere(run: EmbedRun): Promise<void> {
 async function embedOnPool(pool: IngestPool, run: EmbedRun): Promise<void> {
   const { store, model, byImage, dtype, ctx, unreadable, committed } = run;
   const inFlight = new Set<Promise<void>>();
+  let pixelsInFlight = 0;
   try {
     for (const [imageId, cellIds] of byImage) {
       ctx.signal.throwIfAborted();
+      const pixels = imagePixels(store, imageId);
+      while (
+        inFlight.size > 0 &&
+        (inFlight.size >= pool.embedCapacity || pixelsInFlight + pixels > PIXELS_IN_FLIGHT)
+      ) {
+        await Promise.race(inFlight);
+      }
       const image = store.getImage(imageId)!;
       const cells = storedCells(store, imageId, cellIds);
+      pixelsInFlight += pixels;
       const task: Promise<void> = pool
         .embedMorphology(image.path, packCells(cells))
         .then(
@@ -300,9 +325,11 @@ async function embedOnPool(pool: IngestPool, run: EmbedRun): Promise<void> {
           },
           (err: Error) => void unreadable.push({ path: image.path, message: err.message }),
         )
-        .finally(() => inFlight.delete(task));
+        .finally(() => {
+          inFlight.delete(task);
+          pixelsInFlight -= pixels;
+        });
       inFlight.add(task);
-      if (inFlight.size >= pool.embedCapacity) await Promise.race(inFlight);
     }
   } finally {
     await Promise.all(inFlight);
