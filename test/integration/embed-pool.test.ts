@@ -119,4 +119,26 @@ describe('morphology embedding on the worker pool', () => {
       expect(Buffer.from(got.vectors.buffer).equals(Buffer.from(reference.vectors.buffer))).toBe(true);
     }
   }, 120_000);
+
+  it('workers stopping mid-job fail it as interrupted, keeping what was committed', async () => {
+    const model = freshModel('morph-stopped');
+    const own = new IngestPool(1);
+    let closing: Promise<void> | null = null;
+    const run = runEmbed(
+      store,
+      model,
+      { provider: 'cpu', pool: () => ({ pool: own, release: async () => {} }), poolMinCells: 1 },
+      ctx(new AbortController().signal, (done) => {
+        if (done > 0) closing ??= own.close();
+      }),
+    );
+    await expect(run).rejects.toThrow(/The embedding workers stopped .*run the embedding again to finish/);
+    await closing;
+    const kept = store.embeddingCount(model.id);
+    expect(kept).toBeGreaterThan(0);
+    expect(kept).toBeLessThan(reference.cellIds.length);
+    await runEmbed(store, model, options(true), ctx());
+    const got = store.getEmbeddings(model.id);
+    expect(Buffer.from(got.vectors.buffer).equals(Buffer.from(reference.vectors.buffer))).toBe(true);
+  }, 120_000);
 });

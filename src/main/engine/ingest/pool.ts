@@ -4,6 +4,9 @@ import { startModuleWorker } from '../util/module-worker';
 import type { ProcessOptions, ProcessResult } from './process-image';
 import type { PackedCells } from '../embed/morphology-cells';
 
+/** The worker holding a task died, or the pool was closed: the task's input is not at fault. */
+export class PoolStoppedError extends Error {}
+
 /** Tasks queued on one worker at once: the next image is already there when one finishes. */
 const DEPTH = 2;
 /**
@@ -174,17 +177,17 @@ export class IngestPool {
 
   /**
    * Morphology vectors of stored cells of one image, computed on a worker (it decodes the image itself);
-   * rejects with the reason when the image cannot be read or the workers stopped.
+   * rejects with the reason when the image cannot be read, with a PoolStoppedError when the workers stopped.
    */
   async embedMorphology(path: string, cells: PackedCells): Promise<Float32Array> {
     const worker = await this.slot(EMBED_DEPTH);
-    if (!worker) throw new Error('the ingest workers stopped');
+    if (!worker) throw new PoolStoppedError('the ingest workers stopped');
     return new Promise((resolve, reject) => {
       this.post(
         worker,
         { embed: { path, cells } },
         (msg) => (msg.vectors ? resolve(msg.vectors) : reject(new Error(msg.error ?? 'no vectors'))),
-        (why) => reject(new Error(why)),
+        (why) => reject(new PoolStoppedError(why)),
       );
     });
   }

@@ -3,7 +3,7 @@ import type { Engine } from '../engine';
 import type { JobContext } from '../jobs/jobs';
 import type { CellStore, ModelRecord } from '../store/store';
 import { decodeImage, type DecodedImage } from '../ingest/decode';
-import type { IngestPool } from '../ingest/pool';
+import { PoolStoppedError, type IngestPool } from '../ingest/pool';
 import type { IngestPoolKeeper, IngestPoolLease } from '../ingest/warm-pool';
 import { morphologyOfCells, packCells } from '../embed/morphology-cells';
 import { openVitSession, type VitProvider, type VitSession } from '../embed/vit/session';
@@ -297,9 +297,11 @@ async function embedOnPool(pool: IngestPool, run: EmbedRun): Promise<void> {
   const { store, model, byImage, dtype, ctx, unreadable, committed } = run;
   const inFlight = new Set<Promise<void>>();
   let pixelsInFlight = 0;
+  let stopped: PoolStoppedError | null = null;
   try {
     for (const [imageId, cellIds] of byImage) {
       ctx.signal.throwIfAborted();
+      if (stopped) break;
       const pixels = imagePixels(store, imageId);
       while (
         inFlight.size > 0 &&
@@ -323,7 +325,10 @@ async function embedOnPool(pool: IngestPool, run: EmbedRun): Promise<void> {
             );
             committed(cellIds.length);
           },
-          (err: Error) => void unreadable.push({ path: image.path, message: err.message }),
+          (err: Error) => {
+            if (err instanceof PoolStoppedError) stopped ??= err;
+            else unreadable.push({ path: image.path, message: err.message });
+          },
         )
         .finally(() => {
           inFlight.delete(task);
@@ -333,6 +338,13 @@ async function embedOnPool(pool: IngestPool, run: EmbedRun): Promise<void> {
     }
   } finally {
     await Promise.all(inFlight);
+  }
+  if (stopped) {
+    throw new ApiError(
+      'interrupted',
+      `The embedding workers stopped (${(stopped as PoolStoppedError).message}); what was done is stored: ` +
+        'run the embedding again to finish.',
+    );
   }
 }
 
