@@ -355,11 +355,15 @@ interface Unreadable {
 
 function unreadableError(list: Unreadable[]): ApiError {
   const [first] = list;
+  // Decode errors already name the file and say what to do about it; others get the path put in front.
+  const what = first.message.includes(first.path)
+    ? first.message.replace(/\.?$/, '.')
+    : `Cannot read ${first.path} (${first.message}).`;
   const more = list.length > 1 ? ` ${list.length - 1} more image(s) could not be read either.` : '';
   return new ApiError(
     'image-missing',
-    `Cannot read ${first.path} to embed its cells (${first.message}).${more} The other cells are embedded; ` +
-      'restore the files (or remove their slides) and run the embedding again to finish.',
+    `${what}${more} Its cells have no vector yet; every other cell is embedded. Restore the file(s) (or remove ` +
+      'their slides) and run the embedding again to finish.',
   );
 }
 
