@@ -217,6 +217,16 @@ describe('cell store', () => {
     const v = Float32Array.from([0.5, -1, 2, 0.25, 3.5, -0.125]);
     store.putEmbeddings(model, cellIds.slice(0, 2), v, 3, 'f16');
     expect(Array.from(store.cellsMissingEmbedding(model))).toEqual(cellIds.slice(2));
+    // A second image's cells come after the first's, grouped under their own image.
+    const second = store.addImageWithCells(
+      { path: '/data/b.jpg', name: 'b.jpg', sha256: 'def', width: 640, height: 480, format: 'jpeg' },
+      [{ kind: 'rbc', origin: 'segmented', bbox: [0, 0, 9, 9], centroid: [4, 4] }],
+    );
+    const firstImage = store.getCell(cellIds[0])!.imageId;
+    expect([...store.cellsMissingEmbeddingByImage(model)]).toEqual([
+      [firstImage, cellIds.slice(2)],
+      [second.imageId, second.cellIds],
+    ]);
     store.putEmbeddings(model, cellIds.slice(2), v, 3, 'f32');
     const e = store.getEmbeddings(model);
     expect(Array.from(e.cellIds)).toEqual(cellIds);

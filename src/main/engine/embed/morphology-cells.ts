@@ -25,7 +25,7 @@ export function packCells(
   });
   const contours = new Float32Array(offsets[cells.length] * 2);
   cells.forEach((c, i) => {
-    if (offsets[i + 1] > offsets[i]) contours.set(Array.from(c.contour), offsets[i] * 2);
+    if (offsets[i + 1] > offsets[i]) contours.set(c.contour, offsets[i] * 2);
   });
   return { bboxes, offsets, contours };
 }

@@ -46,9 +46,10 @@ const DECODE_AHEAD = 4;
  */
 const PIXELS_IN_FLIGHT = 64e6;
 
-function imagePixels(store: CellStore, imageId: number): number {
-  const image = store.getImage(imageId);
-  return image ? image.width * image.height : 0;
+/** Path and pixel count of a stored image, read once for both. */
+function imageFile(store: CellStore, imageId: number): { path: string; pixels: number } {
+  const image = store.getImage(imageId)!;
+  return { path: image.path, pixels: image.width * image.height };
 }
 
 export interface EmbedOptions {
@@ -74,8 +75,9 @@ export async function runEmbed(
   ctx: Pick<JobContext, 'signal' | 'progress'>,
 ): Promise<EmbedSummary> {
   const t0 = performance.now();
-  const missing = store.cellsMissingEmbedding(model.id);
-  const total = missing.length;
+  const byImage = store.cellsMissingEmbeddingByImage(model.id);
+  let total = 0;
+  for (const ids of byImage.values()) total += ids.length;
   let session: VitSession | null = null;
   let provider = 'cpu';
   if (model.kind === 'vit-onnx') {
@@ -89,14 +91,6 @@ export async function runEmbed(
   const lease =
     !session && opts.pool && total >= (opts.poolMinCells ?? MORPHOLOGY_POOL_MIN_CELLS) ? opts.pool() : null;
   try {
-    const byImage = new Map<number, number[]>();
-    const want = new Set(missing);
-    for (const c of store.iterateCells()) {
-      if (!want.has(c.id)) continue;
-      const list = byImage.get(c.imageId);
-      if (list) list.push(c.id);
-      else byImage.set(c.imageId, [c.id]);
-    }
     let done = 0;
     const phase = `embedding with ${model.name}`;
     ctx.progress(0, total, phase);
@@ -157,25 +151,25 @@ async function* decodedImages(
   unreadable: Unreadable[],
 ): AsyncGenerator<{ imageId: number; cellIds: number[]; rgb: RgbImage }> {
   const images = [...byImage];
-  const decodes = new Map<number, { decoded: Promise<DecodedImage>; pixels: number }>();
+  const decodes = new Map<number, { decoded: Promise<DecodedImage>; path: string; pixels: number }>();
   let pixelsAhead = 0;
   let next = 0;
   for (let k = 0; k < images.length; k++) {
     signal.throwIfAborted();
     while (next < images.length && next <= k + DECODE_AHEAD) {
-      const pixels = imagePixels(store, images[next][0]);
+      const { path, pixels } = imageFile(store, images[next][0]);
       if (decodes.size > 0 && pixelsAhead + pixels > PIXELS_IN_FLIGHT) break;
-      const decoded = decodeImage(store.getImage(images[next][0])!.path);
+      const decoded = decodeImage(path);
       decoded.catch(() => undefined);
-      decodes.set(next++, { decoded, pixels });
+      decodes.set(next++, { decoded, path, pixels });
       pixelsAhead += pixels;
     }
     const [imageId, cellIds] = images[k];
-    const { decoded: pending, pixels } = decodes.get(k)!;
+    const { decoded: pending, path, pixels } = decodes.get(k)!;
     decodes.delete(k);
     pixelsAhead -= pixels;
     const decoded = await pending.catch((err: Error) => {
-      unreadable.push({ path: store.getImage(imageId)!.path, message: err.message });
+      unreadable.push({ path, message: err.message });
       return null;
     });
     if (decoded) {
@@ -302,18 +296,17 @@ async function embedOnPool(pool: IngestPool, run: EmbedRun): Promise<void> {
     for (const [imageId, cellIds] of byImage) {
       ctx.signal.throwIfAborted();
       if (stopped) break;
-      const pixels = imagePixels(store, imageId);
+      const { path, pixels } = imageFile(store, imageId);
       while (
         inFlight.size > 0 &&
         (inFlight.size >= pool.embedCapacity || pixelsInFlight + pixels > PIXELS_IN_FLIGHT)
       ) {
         await Promise.race(inFlight);
       }
-      const image = store.getImage(imageId)!;
       const cells = storedCells(store, imageId, cellIds);
       pixelsInFlight += pixels;
       const task: Promise<void> = pool
-        .embedMorphology(image.path, packCells(cells))
+        .embedMorphology(path, packCells(cells))
         .then(
           (vectors) => {
             store.putEmbeddings(
@@ -327,7 +320,7 @@ async function embedOnPool(pool: IngestPool, run: EmbedRun): Promise<void> {
           },
           (err: Error) => {
             if (err instanceof PoolStoppedError) stopped ??= err;
-            else unreadable.push({ path: image.path, message: err.message });
+            else unreadable.push({ path, message: err.message });
           },
         )
         .finally(() => {
@@ -367,12 +360,12 @@ function unreadableError(list: Unreadable[]): ApiError {
   );
 }
 
-export function startEmbed(engine: Engine, model: ModelRecord, pools?: IngestPoolKeeper): number {
+export function startEmbed(engine: Engine, model: ModelRecord, pools: IngestPoolKeeper): number {
   return engine.jobs.start('embed', { modelId: model.id }, (ctx) =>
     runEmbed(
       engine.project,
       model,
-      { provider: engine.settings.get().provider, pool: pools && (() => pools.acquire()) },
+      { provider: engine.settings.get().provider, pool: () => pools.acquire() },
       ctx,
     ),
   );

@@ -1057,13 +1057,32 @@ export class CellStore {
 
   /** Ids of cells that have no vector for this model yet (what an interrupted embed job still has to do). */
   cellsMissingEmbedding(modelId: number): Int32Array {
-    const rows = this.stmt(
-      `SELECT c.id FROM cells c WHERE NOT EXISTS (SELECT 1 FROM embeddings e WHERE e.model_id = ? AND e.cell_id = c.id)
+    return Int32Array.from(this.missingEmbeddingRows(modelId), (r) => r[0]);
+  }
+
+  /**
+   * The same cells by image (image id -> its cell ids, ascending), images in the order of their first such cell:
+   * what an embed job works through, image by image.
+   */
+  cellsMissingEmbeddingByImage(modelId: number): Map<number, number[]> {
+    const byImage = new Map<number, number[]>();
+    for (const [id, imageId] of this.missingEmbeddingRows(modelId)) {
+      const list = byImage.get(imageId);
+      if (list) list.push(id);
+      else byImage.set(imageId, [id]);
+    }
+    return byImage;
+  }
+
+  /** [cell id, image id] of the cells without a vector for the model, by cell id. */
+  private missingEmbeddingRows(modelId: number): number[][] {
+    return this.stmt(
+      `SELECT c.id, c.image_id FROM cells c
+       WHERE NOT EXISTS (SELECT 1 FROM embeddings e WHERE e.model_id = ? AND e.cell_id = c.id)
        ORDER BY c.id`,
     )
       .raw()
       .all(modelId) as number[][];
-    return Int32Array.from(rows, (r) => r[0]);
   }
 
   putEmbeddings(
