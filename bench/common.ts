@@ -18,3 +18,12 @@ export function writeResult(name: string, result: object): void {
   fs.writeFileSync(`bench/results/${name}.json`, JSON.stringify(result, null, 2) + '\n');
   console.log(JSON.stringify(result));
 }
+
+/**
+ * The run with the median rate (the lower middle one for an even count): this machine's speed drifts 10-20%
+ * over minutes, so benchmarks repeat a measurement and report that run with every run's rate beside it.
+ */
+export function medianRun<T>(runs: readonly T[], rate: (run: T) => number): T {
+  const sorted = [...runs].sort((a, b) => rate(a) - rate(b));
+  return sorted[(sorted.length - 1) >> 1];
+}

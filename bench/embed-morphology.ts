@@ -13,7 +13,7 @@ import type { CellStore } from '../src/main/engine/store/store';
 import { runEmbed } from '../src/main/engine/services/embed';
 import { IngestPoolKeeper } from '../src/main/engine/ingest/warm-pool';
 import { MORPHOLOGY_DIMS } from '../src/main/engine/embed/morphology';
-import { machine, writeResult } from './common';
+import { machine, medianRun, writeResult } from './common';
 import { copyFirstFields, importedProject } from './imported-project';
 
 const FIELDS = Number(process.argv[2] ?? 120);
@@ -93,9 +93,8 @@ for (const [name, byMode] of Object.entries(runs)) {
   const out: Record<string, unknown> = {};
   for (const mode of modes) {
     const all = byMode[mode];
-    const sorted = [...all].sort((a, b) => a.cellsPerSecond - b.cellsPerSecond);
     out[mode] = {
-      ...sorted[(sorted.length - 1) >> 1],
+      ...medianRun(all, (r) => r.cellsPerSecond),
       runs: all.map((x) => x.cellsPerSecond),
       identicalToIngest: all.every((x) => x.identicalToIngest),
     };

@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { runEmbed } from '../src/main/engine/services/embed';
 import { importVitModel } from '../src/main/engine/embed/vit/build';
-import { machine, writeResult } from './common';
+import { machine, medianRun, writeResult } from './common';
 import { copyFirstFields, importedProject } from './imported-project';
 
 const FIELDS = Number(process.argv[2] ?? 2);
@@ -63,10 +63,10 @@ for (const [name, store] of Object.entries(projects)) {
       cellsPerSecond: Number(s.cellsPerSecond.toFixed(2)),
     });
   }
-  const sorted = [...runs].sort((a, b) => a.cellsPerSecond - b.cellsPerSecond);
+
   out[name] = {
     images: store.listSlides().length,
-    ...sorted[(sorted.length - 1) >> 1],
+    ...medianRun(runs, (r) => r.cellsPerSecond),
     runs: runs.map((r) => r.cellsPerSecond),
   };
   store.close();

@@ -14,7 +14,7 @@ import path from 'node:path';
 import { CellStore } from '../src/main/engine/store/store';
 import { runIngest } from '../src/main/engine/services/ingest';
 import { IngestPoolKeeper } from '../src/main/engine/ingest/warm-pool';
-import { machine, writeResult } from './common';
+import { machine, medianRun, writeResult } from './common';
 
 const count = Number(process.argv[2] ?? 60);
 const runs = process.argv.includes('--runs') ? Number(process.argv[process.argv.indexOf('--runs') + 1]) : 3;
@@ -45,9 +45,8 @@ if (scenario === 'cold' || scenario === 'warm') {
     warm.push(run('warm'));
   }
   const median = (all: Array<Record<string, unknown>>) => {
-    const sorted = [...all].sort((a, b) => (a.cellsPerSecond as number) - (b.cellsPerSecond as number));
     return {
-      ...sorted[(sorted.length - 1) >> 1],
+      ...medianRun(all, (r) => r.cellsPerSecond as number),
       runs: all.map((r) => r.cellsPerSecond),
       peakRssMBMax: Math.max(...all.map((r) => r.peakRssMB as number)),
     };

@@ -116,6 +116,18 @@ export async function loadFolders(
 export const nihSlide = (file: string): string => /^(C\d+)/.exec(file)?.[1] ?? file;
 export const mpidbSmear = (file: string): string => /^(\d+)/.exec(file)?.[1] ?? file;
 
+export type BenchDataset = 'chula' | 'nih' | 'mpidb';
+
+/**
+ * The labelled cells bench/morphology.ts evaluates (and its all-cores workers time), from the shared data folder:
+ * chula-dev windows, nih-dev crops, the fixture's MP-IDB stage crops (mpidb-dev has only rings).
+ */
+export function loadDataset(name: BenchDataset, dataDir: string): Promise<LabeledCells> {
+  if (name === 'chula') return loadChula(path.join(dataDir, 'chula-dev'), CHULA_WINDOW);
+  if (name === 'nih') return loadFolders(path.join(dataDir, 'nih-dev'), nihSlide);
+  return loadFolders(path.join(dataDir, 'fixture', 'mpidb_pf_crops'), mpidbSmear);
+}
+
 /**
  * Grouped folds: groups sorted by size (largest first, ties by name) go to the fold holding fewest cells,
  * so folds are balanced and the assignment is deterministic.

@@ -3,24 +3,18 @@
  * `parts`-th crop from `part`), supplies each mask as ingest does, warms up, then on 'go' computes the features of
  * its crops `passes` times and reports how many it did.
  */
-import path from 'node:path';
 import { parentPort, workerData } from 'node:worker_threads';
 import { maskFromCrop, morphologyFeaturesBatch } from '../src/main/engine/embed/morphology';
-import { CHULA_WINDOW, loadChula, loadFolders, mpidbSmear, nihSlide } from './morphology-data';
+import { type BenchDataset, loadDataset } from './morphology-data';
 
 const { dataset, dataDir, part, parts, passes } = workerData as {
-  dataset: 'chula' | 'nih' | 'mpidb';
+  dataset: BenchDataset;
   dataDir: string;
   part: number;
   parts: number;
   passes: number;
 };
-const cells =
-  dataset === 'chula'
-    ? await loadChula(path.join(dataDir, 'chula-dev'), CHULA_WINDOW)
-    : dataset === 'nih'
-      ? await loadFolders(path.join(dataDir, 'nih-dev'), nihSlide)
-      : await loadFolders(path.join(dataDir, 'fixture', 'mpidb_pf_crops'), mpidbSmear);
+const cells = await loadDataset(dataset, dataDir);
 const mine = cells.crops.filter((_, i) => i % parts === part).map((c) => ({ ...c, mask: maskFromCrop(c) }));
 morphologyFeaturesBatch(mine.slice(0, 200));
 parentPort!.once('message', () => {

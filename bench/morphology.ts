@@ -23,14 +23,12 @@ import {
 } from '../src/main/engine/embed/morphology';
 import {
   CHULA_WINDOW,
+  type BenchDataset,
   type KnnResult,
   type LabeledCells,
   groupedFolds,
   groupedKnn,
-  loadChula,
-  loadFolders,
-  mpidbSmear,
-  nihSlide,
+  loadDataset,
   round,
 } from './morphology-data';
 
@@ -131,7 +129,7 @@ function timeFeatures(cells: LabeledCells): {
  * one worker per core): one worker thread per core, each with an equal share of the crops, loaded and warmed
  * up before a common start; cells per wall second from the start until the last worker is done.
  */
-async function allCores(dataset: string, n: number, timedPasses: number) {
+async function allCores(dataset: BenchDataset, n: number, timedPasses: number) {
   const parts = os.availableParallelism();
   const workers = Array.from({ length: parts }, (_, part) =>
     startModuleWorker(import.meta.url, 'morphology-worker', {
@@ -177,7 +175,7 @@ function countBy(values: string[]): Record<string, number> {
 }
 
 async function runDataset(
-  name: string,
+  name: BenchDataset,
   cells: LabeledCells,
   withAblations: boolean,
 ): Promise<Record<string, unknown>> {
@@ -221,19 +219,11 @@ const only = onlyArg >= 0 ? process.argv[onlyArg + 1] : undefined;
 const loadBefore = os.loadavg();
 const started = Date.now();
 const datasets: Record<string, Record<string, unknown>> = {};
-if (!only || only === 'chula') {
-  datasets.chula = await runDataset(
-    'chula',
-    await loadChula(path.join(DATA, 'chula-dev'), CHULA_WINDOW),
-    ablate,
-  );
-}
-if (!only || only === 'nih') {
-  datasets.nih = await runDataset('nih', await loadFolders(path.join(DATA, 'nih-dev'), nihSlide), ablate);
-}
+if (!only || only === 'chula')
+  datasets.chula = await runDataset('chula', await loadDataset('chula', DATA), ablate);
+if (!only || only === 'nih') datasets.nih = await runDataset('nih', await loadDataset('nih', DATA), ablate);
 if (!only || only === 'mpidb') {
-  const stages = await loadFolders(path.join(DATA, 'fixture', 'mpidb_pf_crops'), mpidbSmear);
-  datasets.mpidbStages = await runDataset('mpidb', stages, false);
+  datasets.mpidbStages = await runDataset('mpidb', await loadDataset('mpidb', DATA), false);
 }
 
 const report = {
